@@ -1,0 +1,52 @@
+"""Where Flowyard keeps its state, read from the environment at each call so tests and
+subprocesses can point a fresh home at a fresh store."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    database_url: str
+    artifact_root: str
+    cpus: float
+    memory_bytes: int
+    gpus: int
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.home / "logs"
+
+    @property
+    def work_dir(self) -> Path:
+        """Scratch space for executor inputs/outputs of running tasks."""
+        return self.home / "work"
+
+
+def _total_memory() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):
+        return 8 * 2**30
+
+
+def _gpu_count() -> int:
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        return len([d for d in visible.split(",") if d.strip() and d.strip() != "-1"])
+    # /dev/nvidia0.. exist wherever the NVIDIA driver is loaded; no import of torch needed.
+    return len([p for p in Path("/dev").glob("nvidia[0-9]*")])
+
+
+def settings() -> Settings:
+    home = Path(os.environ.get("FLOWYARD_HOME", Path.home() / ".flowyard")).expanduser()
+    db_url = os.environ.get("FLOWYARD_DATABASE_URL") or f"sqlite:///{home / 'flowyard.db'}"
+    artifact_root = os.environ.get("FLOWYARD_ARTIFACT_ROOT") or str(home / "artifacts")
+    cpus = float(os.environ.get("FLOWYARD_CPUS") or os.cpu_count() or 1)
+    memory = int(os.environ.get("FLOWYARD_MEMORY_BYTES") or _total_memory())
+    gpus = int(os.environ.get("FLOWYARD_GPUS") or _gpu_count())
+    return Settings(home, db_url, artifact_root, cpus, memory, gpus)

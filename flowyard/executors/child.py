@@ -1,0 +1,61 @@
+"""What runs inside a forked task process. Imported by the warm fork server, so everything
+imported here (kfp's executor and the libraries components commonly import) is paid once."""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+
+import kfp.dsl  # noqa: F401  (preloaded: this import is why a step costs ms, not a second)
+from kfp.dsl import executor_main
+
+from flowyard.executors.base import Work
+
+
+def _redirect_output(log_path: str) -> None:
+    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+    # Line-buffered so the log streams while the task runs.
+    sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115
+    sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
+
+
+def run_work(work: Work) -> None:
+    # Own process group: cancelling the task also stops whatever it started.
+    os.setpgrp()
+    _redirect_output(work.log_path)
+    os.environ.clear()
+    os.environ.update(work.env)
+    if work.cwd:
+        os.chdir(work.cwd)
+    if work.python is None:
+        try:
+            os.execvpe(work.argv[0], work.argv, work.env)
+        except OSError as exc:
+            print(f"cannot run {work.argv[0]!r}: {exc}", file=sys.stderr)
+            os._exit(127)
+    call = work.python
+    code = 0
+    try:
+        os.makedirs(call.module_dir, exist_ok=True)
+        module_path = os.path.join(call.module_dir, "ephemeral_component.py")
+        with open(module_path, "w") as f:
+            f.write(call.source)
+        sys.argv = [
+            "kfp.dsl.executor_main",
+            "--component_module_path", module_path,
+            "--executor_input", call.executor_input,
+            "--function_to_execute", call.function,
+        ]
+        executor_main.executor_main()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except BaseException:
+        traceback.print_exc()
+        code = 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

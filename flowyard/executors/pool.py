@@ -1,0 +1,55 @@
+"""Admission by resource requests: a task starts only when its CPU, memory and GPUs fit."""
+
+from __future__ import annotations
+
+import asyncio
+
+from flowyard.executors.base import Resources
+
+
+class ResourcePool:
+    def __init__(self, cpu: float, memory: int, gpus: int) -> None:
+        self.cpu, self.memory, self.gpus = cpu, memory, gpus
+        self._free_cpu, self._free_mem = cpu, memory
+        self._free_gpus = list(range(gpus))
+        self._cond: asyncio.Condition | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def check(self, req: Resources) -> None:
+        if req.cpu > self.cpu:
+            raise ValueError(f"requests {req.cpu:g} CPUs but this machine offers {self.cpu:g}")
+        if req.memory > self.memory:
+            raise ValueError(
+                f"requests {req.memory / 2**30:.1f} GiB of memory but this machine has "
+                f"{self.memory / 2**30:.1f} GiB")
+        if req.gpu > self.gpus:
+            raise ValueError(f"requests {req.gpu} GPUs but this machine has {self.gpus}")
+
+    def _condition(self) -> asyncio.Condition:
+        loop = asyncio.get_running_loop()
+        if self._cond is None or self._loop is not loop:
+            self._cond, self._loop = asyncio.Condition(), loop
+        return self._cond
+
+    def _fits(self, req: Resources) -> bool:
+        return (req.cpu <= self._free_cpu + 1e-9 and req.memory <= self._free_mem
+                and req.gpu <= len(self._free_gpus))
+
+    async def acquire(self, req: Resources) -> list[int]:
+        """Wait until `req` fits; returns the GPU indices handed to the task."""
+        self.check(req)
+        cond = self._condition()
+        async with cond:
+            await cond.wait_for(lambda: self._fits(req))
+            self._free_cpu -= req.cpu
+            self._free_mem -= req.memory
+            gpus, self._free_gpus = self._free_gpus[: req.gpu], self._free_gpus[req.gpu :]
+            return gpus
+
+    async def release(self, req: Resources, gpus: list[int]) -> None:
+        cond = self._condition()
+        async with cond:
+            self._free_cpu += req.cpu
+            self._free_mem += req.memory
+            self._free_gpus.extend(gpus)
+            cond.notify_all()

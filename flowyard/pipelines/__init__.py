@@ -1,0 +1,1 @@
+"""The KFP v2 IR interpreter: load a PipelineSpec, check it, and run it against the store."""

@@ -1,0 +1,260 @@
+"""One executor task: resolve its command, consult the cache, run it (with retries), and record
+its outputs. Importers live here too: they are executor tasks that run no process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from flowyard.executors.base import PythonCall, Work
+from flowyard.pipelines import python_component
+from flowyard.pipelines.cache import cache_key
+from flowyard.pipelines.context import RunContext
+from flowyard.pipelines.errors import TaskError
+from flowyard.pipelines.executor_io import build_executor_input, collect_outputs, runtime_artifact
+from flowyard.pipelines.logs import failure_summary
+from flowyard.pipelines.placeholders import JobContext, resolve_command, resolve_text
+from flowyard.pipelines.resources import requested_resources
+from flowyard.pipelines.results import TaskResult, empty_outputs
+from flowyard.pipelines.retry import RetryPolicy
+from flowyard.store.store import ArtifactRecord, now
+
+
+def _records(outputs: dict[str, Any]) -> list[ArtifactRecord]:
+    return [
+        ArtifactRecord(name, a["type"]["schemaTitle"], a["uri"], a.get("metadata", {}))
+        for name, arts in outputs["artifacts"].items()
+        for a in arts
+    ]
+
+
+def _with_ids(outputs: dict[str, Any], stored: list[ArtifactRecord]) -> dict[str, Any]:
+    ids = iter(stored)
+    for arts in outputs["artifacts"].values():
+        for a in arts:
+            a["artifactId"] = next(ids).id
+    return outputs
+
+
+class ExecutorTask:
+    def __init__(self, ctx: RunContext, path: str, name: str, task_id: str,
+                 task_spec: dict[str, Any], component: dict[str, Any]) -> None:
+        self.ctx, self.path, self.name, self.task_id = ctx, path, name, task_id
+        self.task_spec, self.component = task_spec, component
+        self.label = component["executorLabel"]
+        self.executor = ctx.executors[self.label]
+
+    def job(self) -> JobContext:
+        return JobContext(self.ctx.job_name, self.ctx.resource_name, self.ctx.run_id,
+                          self.name, self.task_id, self.ctx.artifacts.root, self.ctx.create_time)
+
+    async def run(self, params: dict[str, Any], arts: dict[str, list[dict[str, Any]]]
+                  ) -> TaskResult:
+        if "importer" in self.executor:
+            return self._import(params)
+        container = self.executor["container"]
+        # f-string inputs and runtime constants may themselves hold placeholders.
+        probe = {"inputs": {"parameterValues": params}}
+        params = {k: resolve_text(v, probe, self.job()) if isinstance(v, str) else v
+                  for k, v in params.items()}
+        key = None
+        if self.ctx.enable_caching and self.task_spec.get("cachingOptions", {}).get("enableCache"):
+            key = cache_key(self.component, self.executor, params, arts)
+            hit = self._cache_hit(key, params)
+            if hit is not None:
+                return hit
+        self.ctx.store.update_task(self.task_id, cache_key=key)
+        return await self._execute(container, params, arts)
+
+    # caching ---------------------------------------------------------------------
+    def _cache_hit(self, key: str, params: dict[str, Any]) -> TaskResult | None:
+        prior = self.ctx.store.find_cached(key)
+        if prior is None:
+            return None
+        outputs = prior.outputs or empty_outputs()
+        uris = [a["uri"] for arts in outputs["artifacts"].values() for a in arts]
+        if not all(self.ctx.artifacts.exists(u) for u in uris):
+            return None
+        stored = self.ctx.store.finish_task(
+            self.task_id, self.ctx.run_id, "CACHED", outputs, _records(outputs),
+            cache_key=key, cached_from=prior.id, started_at=now())
+        return TaskResult("CACHED", _with_ids(outputs, stored), self.task_id)
+
+    # importer ----------------------------------------------------------------------
+    def _import(self, params: dict[str, Any]) -> TaskResult:
+        spec = self.executor["importer"]
+        src = spec.get("artifactUri", {})
+        uri = src.get("constant") if "constant" in src else params.get(src.get("runtimeParameter", ""))
+        if not uri:
+            raise TaskError("importer: artifactUri has no value")
+        uri = str(uri)
+        if uri.startswith("file://"):
+            uri = uri[len("file://"):]
+        probe = {"inputs": {"parameterValues": params}}
+        metadata = json.loads(resolve_text(json.dumps(spec.get("metadata", {})), probe, self.job()))
+        art = runtime_artifact("artifact", spec.get("typeSchema", {}), uri, metadata)
+        if not spec.get("reimport"):
+            existing = self.ctx.store.find_artifact_by_uri(uri)
+            if existing is not None:
+                art["metadata"] = existing.metadata_ or metadata
+        outputs = {"parameters": {}, "artifacts": {"artifact": [art]}}
+        stored = self.ctx.store.finish_task(self.task_id, self.ctx.run_id, "SUCCEEDED", outputs,
+                                            _records(outputs), started_at=now())
+        return TaskResult("SUCCEEDED", _with_ids(outputs, stored), self.task_id)
+
+    # execution -------------------------------------------------------------------
+    def _prepare(self, container: dict[str, Any], params: dict[str, Any],
+                 arts: dict[str, list[dict[str, Any]]]) -> tuple[Work, dict[str, Any]]:
+        ctx = self.ctx
+        task_dir = ctx.task_dir(self.path)
+        shutil.rmtree(task_dir, ignore_errors=True)
+        (task_dir / "outputs").mkdir(parents=True)
+        staged = self._stage_inputs(arts, task_dir)
+        out_uris: dict[str, str] = {}
+
+        def output_uri(name: str) -> str:
+            if ctx.artifacts.is_local:
+                uri = ctx.output_uri(self.path, name)
+                ctx.artifacts.remove(uri)  # leftovers of an attempt that died half-way
+            else:
+                uri = str(task_dir / "artifacts" / name)
+            out_uris[name] = uri
+            return uri
+
+        ex = build_executor_input(self.component, params, staged, task_dir, output_uri)
+        job = self.job()
+        env = ctx.base_env()
+        env["FLOWYARD_TASK_ID"] = self.task_id
+        env["KFP_POD_NAME"] = f"{ctx.resource_name}-{self.name}"
+        env["KFP_POD_UID"] = self.task_id
+        for item in container.get("env", []):
+            env[item["name"]] = resolve_text(str(item.get("value", "")), ex, job)
+        env.update(ctx.platform_env(self.label, self.task_id))
+        log = str(ctx.log_path(self.path))
+        resources = requested_resources(container.get("resources", {}))
+        ctx.executor.check(resources)
+        py = python_component.parse(container)
+        if py is not None and not python_component.missing_packages(py.packages):
+            call = PythonCall(py.source, py.function, json.dumps(ex), str(task_dir / "module"))
+            work = Work(self.task_id, [], env, log, str(task_dir), call, resources)
+        else:
+            if py is not None:
+                missing = python_component.missing_packages(py.packages)
+                raise TaskError(
+                    "packages_to_install not available in this environment: "
+                    + ", ".join(missing) + " (pip install them, then run again)")
+            argv = resolve_command([*container.get("command", []), *container.get("args", [])],
+                                   ex, job)
+            self._check_runnable(argv, container.get("image", ""), env)
+            work = Work(self.task_id, argv, env, log, str(task_dir), None, resources)
+        return work, ex
+
+    def _stage_inputs(self, arts: dict[str, list[dict[str, Any]]], task_dir: Path
+                      ) -> dict[str, list[dict[str, Any]]]:
+        """Remote input artifacts are downloaded; a component only ever sees local paths."""
+        staged: dict[str, list[dict[str, Any]]] = {}
+        for name, items in arts.items():
+            staged[name] = []
+            for i, art in enumerate(items):
+                uri = str(art["uri"])
+                if "://" in uri and not uri.startswith("file://"):
+                    local = task_dir / "inputs" / name / str(i) / Path(uri.rstrip("/")).name
+                    try:
+                        self.ctx.artifacts.download(uri, str(local))
+                    except Exception as exc:
+                        raise TaskError(f"input artifact {name!r}: cannot fetch {uri}: {exc}") from exc
+                    art = {**art, "uri": str(local)}
+                elif uri.startswith("file://"):
+                    art = {**art, "uri": uri[len("file://"):]}
+                staged[name].append(art)
+        return staged
+
+    @staticmethod
+    def _check_runnable(argv: list[str], image: str, env: dict[str, str]) -> None:
+        if not argv:
+            raise TaskError(f"image {image}: the container has no command to run")
+        exe = argv[0]
+        if shutil.which(exe, path=env.get("PATH")) is None:
+            where = "does not exist on this machine" if exe.startswith("/") else "is not on PATH"
+            raise TaskError(
+                f"image {image!r}: its command {exe!r} {where}. Flowyard runs container "
+                "commands on the host; install the tool, or see docs/containers.md")
+
+    async def _execute(self, container: dict[str, Any], params: dict[str, Any],
+                       arts: dict[str, list[dict[str, Any]]]) -> TaskResult:
+        ctx = self.ctx
+        policy = RetryPolicy.from_spec(self.task_spec.get("retryPolicy"))
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                work, ex = self._prepare(container, params, arts)
+            except (TaskError, ValueError) as exc:
+                return self._fail(str(exc), attempt)
+            if attempt > 1:
+                with open(work.log_path, "a") as f:
+                    f.write(f"\n--- flowyard: attempt {attempt} of {policy.max_retries + 1} ---\n")
+            elif Path(work.log_path).exists():
+                Path(work.log_path).unlink()
+            ctx.store.update_task(self.task_id, state="RUNNING", attempts=attempt,
+                                  log_path=work.log_path, inputs=_inputs_view(params, arts),
+                                  started_at=now())
+            handle = await ctx.executor.submit(work)
+            ctx.store.update_task(self.task_id, pid=handle.pid)
+            try:
+                code = await handle.wait()
+            except asyncio.CancelledError:
+                handle.cancel()
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(handle.wait())
+                await ctx.executor.release(handle)
+                ctx.store.finish_task(self.task_id, ctx.run_id, "CANCELED", empty_outputs(),
+                                      error="canceled")
+                raise
+            await ctx.executor.release(handle)
+            if code == 0:
+                try:
+                    outputs = collect_outputs(self.component, ex)
+                    outputs = self._publish(outputs)
+                except TaskError as exc:
+                    return self._fail(str(exc), attempt)
+                stored = ctx.store.finish_task(self.task_id, ctx.run_id, "SUCCEEDED", outputs,
+                                               _records(outputs))
+                return TaskResult("SUCCEEDED", _with_ids(outputs, stored), self.task_id)
+            if attempt > policy.max_retries:
+                message, tail = failure_summary(work.log_path, code)
+                return self._fail(message, attempt, tail)
+            delay = policy.delay(attempt)
+            ctx.store.add_event("Retrying", f"attempt {attempt} exited with {code}; retrying in "
+                                f"{delay:g}s", run_id=ctx.run_id, task_id=self.task_id,
+                                type="Warning")
+            await asyncio.sleep(delay)
+
+    def _publish(self, outputs: dict[str, Any]) -> dict[str, Any]:
+        """With a remote artifact root, upload outputs and record their final URIs."""
+        if self.ctx.artifacts.is_local:
+            return outputs
+        for name, arts in outputs["artifacts"].items():
+            for i, art in enumerate(arts):
+                target = self.ctx.output_uri(self.path, name if len(arts) == 1 else f"{name}-{i}")
+                try:
+                    self.ctx.artifacts.upload(art["uri"], target)
+                except Exception as exc:
+                    raise TaskError(f"output artifact {name!r}: upload to {target} failed: "
+                                    f"{exc}") from exc
+                art["uri"] = target
+        return outputs
+
+    def _fail(self, message: str, attempt: int, tail: str | None = None) -> TaskResult:
+        details = {"log_tail": tail} if tail else {}
+        self.ctx.store.finish_task(self.task_id, self.ctx.run_id, "FAILED", empty_outputs(),
+                                   error=message, attempts=attempt, details=details)
+        return TaskResult("FAILED", empty_outputs(), self.task_id, message)
+
+
+def _inputs_view(params: dict[str, Any], arts: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    return {"parameters": params, "artifacts": arts}

@@ -1,0 +1,146 @@
+"""Walking a DAG: each task starts when its upstream tasks are done and its trigger policy
+allows it; conditions, loops and nested pipelines are DAG tasks of their own."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from flowyard.pipelines import cel, inputs
+from flowyard.pipelines.container import ExecutorTask
+from flowyard.pipelines.context import RunContext
+from flowyard.pipelines.errors import TaskError
+from flowyard.pipelines.results import Scope, TaskResult, empty_outputs
+from flowyard.store.store import DONE_TASK_STATES, now
+
+
+def dag_state(results: dict[str, TaskResult]) -> str:
+    states = {r.state for r in results.values()}
+    if "CANCELED" in states:
+        return "CANCELED"
+    if "FAILED" in states:
+        return "FAILED"
+    return "SUCCEEDED"
+
+
+async def run_dag(ctx: RunContext, component: dict[str, Any], scope: Scope, path: str,
+                  parent_id: str | None) -> tuple[str, dict[str, Any]]:
+    tasks: dict[str, Any] = component["dag"].get("tasks", {})
+    loop = asyncio.get_running_loop()
+    finished = {name: loop.create_future() for name in tasks}
+
+    async def one(name: str) -> None:
+        spec = tasks[name]
+        for dep in spec.get("dependentTasks", []):
+            await finished[dep]
+        try:
+            result = await run_task(ctx, name, spec, scope, path, parent_id)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a bug must fail the task, never hang the DAG
+            result = TaskResult("FAILED", error=f"{type(exc).__name__}: {exc}")
+        scope.results[name] = result
+        finished[name].set_result(result)
+
+    await asyncio.gather(*(one(n) for n in tasks))
+    return dag_state(scope.results), dag_outputs(component, scope.results)
+
+
+def dag_outputs(component: dict[str, Any], results: dict[str, TaskResult]) -> dict[str, Any]:
+    spec = component["dag"].get("outputs", {})
+    out = empty_outputs()
+    for name, src in spec.get("parameters", {}).items():
+        selectors = ([src["valueFromParameter"]] if "valueFromParameter" in src
+                     else src.get("valueFromOneof", {}).get("parameterSelectors", []))
+        for sel in selectors:
+            r = results.get(sel["producerSubtask"])
+            if r is not None and sel["outputParameterKey"] in r.outputs["parameters"]:
+                out["parameters"][name] = r.outputs["parameters"][sel["outputParameterKey"]]
+                break
+    for name, src in spec.get("artifacts", {}).items():
+        for sel in src.get("artifactSelectors", []):
+            r = results.get(sel["producerSubtask"])
+            if r is not None and r.outputs["artifacts"].get(sel["outputArtifactKey"]):
+                out["artifacts"][name] = r.outputs["artifacts"][sel["outputArtifactKey"]]
+                break
+    return out
+
+
+def _kind(ctx: RunContext, spec: dict[str, Any], component: dict[str, Any]) -> str:
+    if "parameterIterator" in spec or "artifactIterator" in spec:
+        return "loop"
+    if "dag" in component:
+        name = spec.get("taskInfo", {}).get("name", "")
+        if name.startswith("condition-branches"):
+            return "branches"
+        if name.startswith("condition"):
+            return "condition"
+        if name.startswith("exit-handler"):
+            return "exit-handler"
+        return "dag"
+    return "importer" if "importer" in ctx.executors[component["executorLabel"]] else "container"
+
+
+async def run_task(ctx: RunContext, name: str, spec: dict[str, Any], scope: Scope, prefix: str,
+                   parent_id: str | None) -> TaskResult:
+    path = f"{prefix}/{name}" if prefix else name
+    comp_name = spec["componentRef"]["name"]
+    component = ctx.components[comp_name]
+    done = ctx.done.get(path)
+    if done is not None and done.state in DONE_TASK_STATES:
+        return TaskResult(done.state, done.outputs or empty_outputs(), done.id, done.error)
+    display = spec.get("taskInfo", {}).get("name", name)
+    row = ctx.store.upsert_task(
+        ctx.run_id, path, name=display, component=comp_name, parent_id=parent_id,
+        kind=_kind(ctx, spec, component), state="PENDING", error=None)
+
+    upstream = [scope.results[d] for d in spec.get("dependentTasks", [])]
+    strategy = spec.get("triggerPolicy", {}).get("strategy", "ALL_UPSTREAM_TASKS_SUCCEEDED")
+    if strategy != "ALL_UPSTREAM_TASKS_COMPLETED" and any(r.broken for r in upstream):
+        return _skip(ctx, row.id, "an upstream task did not succeed")
+    try:
+        params, arts = inputs.resolve(spec, scope, ctx.resource_name)
+        condition = spec.get("triggerPolicy", {}).get("condition")
+        if condition and not cel.condition_holds(condition, params):
+            return _skip(ctx, row.id, f"condition is false: {condition}")
+        if "parameterIterator" in spec or "artifactIterator" in spec:
+            from flowyard.pipelines.loops import run_loop
+
+            return await run_loop(ctx, spec, component, params, arts, path, row.id)
+        params = inputs.apply_definitions(component, params, arts, f"task {display}")
+    except TaskError as exc:
+        return _fail(ctx, row.id, str(exc))
+    if "dag" in component:
+        return await run_sub_dag(ctx, component, params, arts, path, row.id)
+    return await ExecutorTask(ctx, path, display, row.id, spec, component).run(params, arts)
+
+
+async def run_sub_dag(ctx: RunContext, component: dict[str, Any], params: dict[str, Any],
+                      arts: dict[str, list[dict[str, Any]]], path: str, task_id: str
+                      ) -> TaskResult:
+    ctx.store.update_task(task_id, state="RUNNING", started_at=now(),
+                          inputs={"parameters": params, "artifacts": arts})
+    try:
+        state, outputs = await run_dag(ctx, component, Scope(params, arts), path, task_id)
+    except asyncio.CancelledError:
+        ctx.store.finish_task(task_id, ctx.run_id, "CANCELED", empty_outputs())
+        raise
+    error = None if state == "SUCCEEDED" else "a task inside did not succeed"
+    ctx.store.finish_task(task_id, ctx.run_id, state, _jsonable(outputs), error=error)
+    return TaskResult(state, outputs, task_id, error)
+
+
+def _jsonable(outputs: dict[str, Any]) -> dict[str, Any]:
+    return json.loads(json.dumps(outputs, default=str))
+
+
+def _skip(ctx: RunContext, task_id: str, why: str) -> TaskResult:
+    ctx.store.finish_task(task_id, ctx.run_id, "SKIPPED", empty_outputs(), error=None,
+                          details={"reason": why})
+    return TaskResult("SKIPPED", empty_outputs(), task_id)
+
+
+def _fail(ctx: RunContext, task_id: str, why: str) -> TaskResult:
+    ctx.store.finish_task(task_id, ctx.run_id, "FAILED", empty_outputs(), error=why)
+    return TaskResult("FAILED", empty_outputs(), task_id, why)

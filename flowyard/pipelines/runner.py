@@ -1,0 +1,208 @@
+"""Starting, driving, resuming and reading pipeline runs. `submit` records a run; `drive`
+executes a recorded run to the end. A run whose driver died is driven again by `resume`,
+which never re-executes a task that had finished."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from flowyard.artifacts import ArtifactStore
+from flowyard.config import settings
+from flowyard.executors import get_executor
+from flowyard.pipelines import arguments as args_mod
+from flowyard.pipelines.context import RunContext
+from flowyard.pipelines.dag import run_dag
+from flowyard.pipelines.errors import PipelineError
+from flowyard.pipelines.loader import PipelineDoc, load_pipeline
+from flowyard.pipelines.platform_spec import PlatformConfig
+from flowyard.pipelines.results import Scope
+from flowyard.store import Store, open_store
+from flowyard.store.store import DONE_TASK_STATES, TERMINAL_RUN_STATES, now
+
+CANCEL_POLL_S = 0.3
+
+
+@dataclass
+class TaskView:
+    id: str
+    name: str
+    path: str
+    kind: str
+    state: str
+    outputs: dict[str, Any]
+    error: str | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    log_path: str | None
+    cached_from: str | None = None
+    parent_id: str | None = None
+
+
+@dataclass
+class Run:
+    id: str
+    name: str
+    pipeline_name: str
+    state: str
+    outputs: dict[str, Any]
+    error: str | None
+    arguments: dict[str, Any]
+    created_at: datetime | None
+    finished_at: datetime | None
+    tasks: list[TaskView] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, run_id: str, store: Store | None = None) -> Run:
+        store = store or open_store()
+        row = store.get_run(run_id)
+        if row is None:
+            raise KeyError(f"no run {run_id}")
+        tasks = [TaskView(t.id, t.name, t.path, t.kind, t.state, t.outputs or {}, t.error,
+                          t.started_at, t.finished_at, t.log_path, t.cached_from, t.parent_id)
+                 for t in store.tasks(run_id)]
+        return cls(row.id, row.display_name, row.pipeline_name, row.state, row.outputs or {},
+                   row.error, row.arguments or {}, row.created_at, row.finished_at, tasks)
+
+    def task(self, name_or_path: str) -> TaskView:
+        for t in self.tasks:
+            if t.path == name_or_path:
+                return t
+        matches = [t for t in self.tasks if t.name == name_or_path]
+        if not matches:
+            raise KeyError(f"run {self.id} has no task {name_or_path!r}")
+        return matches[0]
+
+    def logs(self, task: str) -> str:
+        path = self.task(task).log_path
+        return Path(path).read_text(errors="replace") if path and Path(path).exists() else ""
+
+
+def submit(doc: PipelineDoc, arguments: dict[str, Any], *, experiment: str | None = None,
+           enable_caching: bool = True, run_name: str | None = None,
+           store: Store | None = None) -> str:
+    """Check the pipeline and its arguments and record a PENDING run. Raises PipelineError."""
+    store = store or open_store()
+    bound = args_mod.bind(doc.spec, arguments)
+    exp = store.experiment_by_name(experiment or "Default")
+    assert exp is not None
+    stamp = now().strftime("%Y-%m-%d %H:%M:%S")
+    run = store.create_run(
+        display_name=run_name or f"{doc.name} {stamp}", pipeline_name=doc.name,
+        experiment_id=exp.id, state="PENDING", spec=doc.spec, platform_spec=doc.platform_spec,
+        arguments=bound, enable_caching=enable_caching)
+    return run.id
+
+
+def run_pipeline(pipeline: Any, arguments: dict[str, Any], **kwargs: Any) -> Run:
+    doc = load_pipeline(pipeline)
+    run_id = submit(doc, arguments, **kwargs)
+    asyncio.run(drive(run_id))
+    return Run.load(run_id)
+
+
+def _driver() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _kill_orphans(store: Store, run_id: str) -> None:
+    """Stop task processes a dead driver left behind, so a resumed task never runs twice at
+    once. A pid is only signalled if its environment names the task (pids get reused)."""
+    for task in store.tasks(run_id):
+        if task.state != "RUNNING" or not task.pid:
+            continue
+        try:
+            environ = Path(f"/proc/{task.pid}/environ").read_bytes()
+        except OSError:
+            continue
+        if f"FLOWYARD_TASK_ID={task.id}".encode() in environ.split(b"\0"):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(task.pid, signal.SIGKILL)
+
+
+async def drive(run_id: str, *, resume: bool = False, store: Store | None = None) -> str:
+    """Execute a recorded run to its end and return its final state."""
+    store = store or open_store()
+    row = store.get_run(run_id)
+    if row is None:
+        raise PipelineError(f"no run {run_id}")
+    if row.state in TERMINAL_RUN_STATES:
+        return row.state
+    cfg = settings()
+    done: dict[str, Any] = {}
+    if resume:
+        _kill_orphans(store, run_id)
+        done = {t.path: t for t in store.tasks(run_id) if t.state in DONE_TASK_STATES}
+    name = row.pipeline_name or "pipeline"
+    ctx = RunContext(
+        run_id=run_id, job_name=name, resource_name=f"{name}-{run_id[:8]}",
+        create_time=(row.created_at or now()).isoformat(), spec=row.spec, store=store,
+        executor=get_executor("local"), artifacts=ArtifactStore(cfg.artifact_root),
+        settings=cfg, platform=PlatformConfig.from_spec(row.platform_spec),
+        enable_caching=row.enable_caching, done=done)
+    store.update_run(run_id, state="RUNNING", driver=_driver(),
+                     started_at=row.started_at or now())
+    root = asyncio.current_task()
+    assert root is not None
+    watcher = asyncio.create_task(_watch_cancel(store, run_id, root))
+    state, error, outputs = "FAILED", None, {}
+    try:
+        state, dag_out = await run_dag(ctx, row.spec["root"], Scope(dict(row.arguments), {}),
+                                       "", None)
+        outputs = _pipeline_outputs(dag_out)
+        if state != "SUCCEEDED":
+            error = _first_error(store, run_id)
+    except asyncio.CancelledError:
+        state, error = "CANCELED", "the run was canceled"
+        if not store.cancel_requested(run_id):
+            raise
+    finally:
+        watcher.cancel()
+        store.update_run(run_id, state=state, error=error, outputs=outputs, finished_at=now(),
+                         driver=None)
+    return state
+
+
+async def _watch_cancel(store: Store, run_id: str, root: asyncio.Task[Any]) -> None:
+    while True:
+        await asyncio.sleep(CANCEL_POLL_S)
+        if await asyncio.to_thread(store.cancel_requested, run_id):
+            root.cancel()
+            return
+
+
+def _pipeline_outputs(dag_out: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = dict(dag_out["parameters"])
+    for name, arts in dag_out["artifacts"].items():
+        views = [{"uri": a["uri"], "type": a["type"]["schemaTitle"],
+                  "metadata": a.get("metadata", {})} for a in arts]
+        out[name] = views[0] if len(views) == 1 else views
+    return out
+
+
+def _first_error(store: Store, run_id: str) -> str | None:
+    for t in store.tasks(run_id):
+        if t.state == "FAILED" and t.kind in ("container", "importer"):
+            return f"task {t.name} failed: {t.error}"
+    for t in store.tasks(run_id):
+        if t.state == "FAILED":
+            return f"task {t.name} failed: {t.error}"
+    return None
+
+
+def resume(run_id: str, store: Store | None = None) -> Run:
+    store = store or open_store()
+    row = store.get_run(run_id)
+    if row is None:
+        raise PipelineError(f"no run {run_id}")
+    if row.state in TERMINAL_RUN_STATES:
+        raise PipelineError(f"run {run_id} already ended ({row.state}); nothing to resume")
+    asyncio.run(drive(run_id, resume=True, store=store))
+    return Run.load(run_id, store)

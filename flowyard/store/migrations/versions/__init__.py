@@ -1,0 +1,3 @@
+"""Alembic revisions. HEAD names the newest, so start-up can skip Alembic when current."""
+
+HEAD = "0001"
