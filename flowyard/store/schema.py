@@ -127,3 +127,27 @@ class Event(Base):
     reason: Mapped[str] = mapped_column(String(128))
     message: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Secret(Base):
+    """A secret's values, encrypted with the home's key: never plain text in the database."""
+
+    __tablename__ = "secrets"
+    name: Mapped[str] = mapped_column(String(253), primary_key=True)
+    namespace: Mapped[str] = mapped_column(String(253), primary_key=True, default="default")
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True, default="Secret")
+    data: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Volume(Base):
+    """A named local volume: what a PersistentVolumeClaim means on one machine."""
+
+    __tablename__ = "volumes"
+    name: Mapped[str] = mapped_column(String(253), primary_key=True)
+    namespace: Mapped[str] = mapped_column(String(253), primary_key=True, default="default")
+    path: Mapped[str] = mapped_column(Text)
+    size: Mapped[str] = mapped_column(String(32), default="")
+    created_by_run: Mapped[str | None] = mapped_column(String(36))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
