@@ -196,9 +196,9 @@ def _follow(store: Any, run_id: str, t: Any) -> None:
             sys.stdout.write(chunk.decode(errors="replace"))
             sys.stdout.flush()
         current = store.get_task(t.id)
-        if current is None or current.state not in ("PENDING", "RUNNING"):
-            if not path.exists() or path.stat().st_size == pos:
-                return
+        ended = current is None or current.state not in ("PENDING", "RUNNING")
+        if ended and (not path.exists() or path.stat().st_size == pos):
+            return
         time.sleep(0.2)
 
 

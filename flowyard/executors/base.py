@@ -32,6 +32,10 @@ class Work:
     cwd: str | None = None
     python: PythonCall | None = None
     resources: Resources = field(default_factory=Resources)
+    # (source folder, mount path, read-only): bound in the task's own mount namespace.
+    mounts: list[tuple[str, str, bool]] = field(default_factory=list)
+    # Extra import paths put first (a layered venv for packages_to_install).
+    python_path: list[str] = field(default_factory=list)
 
 
 class Handle(Protocol):
@@ -54,6 +58,6 @@ class Executor(Protocol):
         """Give back the resources `handle` held."""
         ...
 
-    def check(self, resources: Resources) -> None:
-        """Raise ValueError if `resources` can never be granted here."""
+    def clamp(self, resources: Resources) -> tuple[Resources, str | None]:
+        """`resources` cut to what this executor can ever grant, and why if it was cut."""
         ...

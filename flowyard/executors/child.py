@@ -10,6 +10,7 @@ import traceback
 import kfp.dsl  # noqa: F401  (preloaded: this import is why a step costs ms, not a second)
 from kfp.dsl import executor_main
 
+from flowyard.executors import mounts
 from flowyard.executors.base import Work
 
 
@@ -27,6 +28,11 @@ def run_work(work: Work) -> None:
     # Own process group: cancelling the task also stops whatever it started.
     os.setpgrp()
     _redirect_output(work.log_path)
+    try:
+        mounts.apply(work.mounts)
+    except OSError as exc:
+        print(f"flowyard: {exc}", file=sys.stderr)
+        os._exit(126)
     os.environ.clear()
     os.environ.update(work.env)
     if work.cwd:
@@ -38,6 +44,7 @@ def run_work(work: Work) -> None:
             print(f"cannot run {work.argv[0]!r}: {exc}", file=sys.stderr)
             os._exit(127)
     call = work.python
+    sys.path[:0] = work.python_path
     code = 0
     try:
         os.makedirs(call.module_dir, exist_ok=True)

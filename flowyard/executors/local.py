@@ -81,8 +81,8 @@ class LocalExecutor:
 
         threading.Thread(target=forkserver.ensure_running, daemon=True).start()
 
-    def check(self, req: Resources) -> None:
-        self.pool.check(req)
+    def clamp(self, req: Resources) -> tuple[Resources, str | None]:
+        return self.pool.clamp(req)
 
     async def submit(self, work: Work) -> LocalHandle:
         gpus = await self.pool.acquire(work.resources)

@@ -15,15 +15,24 @@ class ResourcePool:
         self._cond: asyncio.Condition | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
-    def check(self, req: Resources) -> None:
-        if req.cpu > self.cpu:
-            raise ValueError(f"requests {req.cpu:g} CPUs but this machine offers {self.cpu:g}")
-        if req.memory > self.memory:
-            raise ValueError(
-                f"requests {req.memory / 2**30:.1f} GiB of memory but this machine has "
-                f"{self.memory / 2**30:.1f} GiB")
-        if req.gpu > self.gpus:
-            raise ValueError(f"requests {req.gpu} GPUs but this machine has {self.gpus}")
+    def clamp(self, req: Resources) -> tuple[Resources, str | None]:
+        """A request larger than the whole machine would wait forever (Kubernetes leaves such
+        a pod Pending); here it is cut to what the machine has, and the caller is told why."""
+        notes = []
+        cpu, memory, gpu = req.cpu, req.memory, req.gpu
+        if cpu > self.cpu:
+            notes.append(f"requests {cpu:g} CPUs, this machine has {self.cpu:g}")
+            cpu = self.cpu
+        if memory > self.memory:
+            notes.append(f"requests {memory / 2**30:.1f} GiB of memory, this machine has "
+                         f"{self.memory / 2**30:.1f} GiB")
+            memory = self.memory
+        if gpu > self.gpus:
+            notes.append(f"requests {gpu} GPU(s), this machine has {self.gpus}")
+            gpu = self.gpus
+        if not notes:
+            return req, None
+        return Resources(cpu, memory, gpu), "; ".join(notes) + ": running it with what there is"
 
     def _condition(self) -> asyncio.Condition:
         loop = asyncio.get_running_loop()
@@ -37,7 +46,7 @@ class ResourcePool:
 
     async def acquire(self, req: Resources) -> list[int]:
         """Wait until `req` fits; returns the GPU indices handed to the task."""
-        self.check(req)
+        req, _ = self.clamp(req)
         cond = self._condition()
         async with cond:
             await cond.wait_for(lambda: self._fits(req))

@@ -43,7 +43,10 @@ def bind(spec: dict[str, Any], arguments: dict[str, Any]) -> dict[str, Any]:
         if arguments.get(name) is not None:
             bound[name] = check(name, ptype, arguments[name])
         elif "defaultValue" in d:
-            bound[name] = d["defaultValue"]
+            try:
+                bound[name] = check(name, ptype, d["defaultValue"])
+            except ValueError:
+                bound[name] = d["defaultValue"]
         elif not d.get("isOptional"):
             raise PipelineError(f"missing required pipeline parameter {name!r} ({ptype})")
     for name, d in arts.items():

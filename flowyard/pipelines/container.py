@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -18,10 +19,13 @@ from flowyard.pipelines.errors import TaskError
 from flowyard.pipelines.executor_io import build_executor_input, collect_outputs, runtime_artifact
 from flowyard.pipelines.logs import failure_summary
 from flowyard.pipelines.placeholders import JobContext, resolve_command, resolve_text
+from flowyard.pipelines.platform_spec import TaskPlatform
 from flowyard.pipelines.resources import requested_resources
 from flowyard.pipelines.results import TaskResult, empty_outputs
 from flowyard.pipelines.retry import RetryPolicy
+from flowyard.pipelines.venvs import ensure_venv, site_packages
 from flowyard.store.store import ArtifactRecord, now
+from flowyard.store.volumes import VolumeStore
 
 
 def _records(outputs: dict[str, Any]) -> list[ArtifactRecord]:
@@ -42,21 +46,27 @@ def _with_ids(outputs: dict[str, Any], stored: list[ArtifactRecord]) -> dict[str
 
 class ExecutorTask:
     def __init__(self, ctx: RunContext, path: str, name: str, task_id: str,
-                 task_spec: dict[str, Any], component: dict[str, Any]) -> None:
+                 task_spec: dict[str, Any], component: dict[str, Any],
+                 platform: TaskPlatform | None = None) -> None:
         self.ctx, self.path, self.name, self.task_id = ctx, path, name, task_id
+        self.platform = platform or TaskPlatform()
         self.task_spec, self.component = task_spec, component
         self.label = component["executorLabel"]
         self.executor = ctx.executors[self.label]
 
     def job(self) -> JobContext:
         return JobContext(self.ctx.job_name, self.ctx.resource_name, self.ctx.run_id,
-                          self.name, self.task_id, self.ctx.artifacts.root, self.ctx.create_time)
+                          self.name, self.task_id, self.ctx.artifacts.root, self.ctx.create_time,
+                          str(self.ctx.workspace_path()))
 
     async def run(self, params: dict[str, Any], arts: dict[str, list[dict[str, Any]]]
                   ) -> TaskResult:
         if "importer" in self.executor:
             return self._import(params)
         container = self.executor["container"]
+        image = str(container.get("image", ""))
+        if image.startswith("argostub/") and not container.get("command"):
+            return self._volume_step(image.split("/", 1)[1], params)
         # f-string inputs and runtime constants may themselves hold placeholders.
         probe = {"inputs": {"parameterValues": params}}
         params = {k: resolve_text(v, probe, self.job()) if isinstance(v, str) else v
@@ -68,7 +78,10 @@ class ExecutorTask:
             if hit is not None:
                 return hit
         self.ctx.store.update_task(self.task_id, cache_key=key)
-        return await self._execute(container, params, arts)
+        try:
+            return await self._execute(container, params, arts)
+        finally:
+            shutil.rmtree(self.ctx.mounts_dir(self.task_id), ignore_errors=True)
 
     # caching ---------------------------------------------------------------------
     def _cache_hit(self, key: str, params: dict[str, Any]) -> TaskResult | None:
@@ -106,6 +119,23 @@ class ExecutorTask:
                                             _records(outputs), started_at=now())
         return TaskResult("SUCCEEDED", _with_ids(outputs, stored), self.task_id)
 
+    # kfp-kubernetes CreatePVC / DeletePVC ------------------------------------------
+    def _volume_step(self, op: str, params: dict[str, Any]) -> TaskResult:
+        volumes = VolumeStore(self.ctx.store)
+        if op == "createpvc":
+            name = params.get("pvc_name") or (
+                f"{self.ctx.resource_name}-{params.get('pvc_name_suffix') or 'pvc'}".lower())
+            volumes.create(str(name), str(params.get("size", "")), self.ctx.run_id)
+            outputs = {"parameters": {"name": str(name)}, "artifacts": {}}
+        elif op == "deletepvc":
+            volumes.delete(str(params.get("pvc_name", "")))
+            outputs = {"parameters": {}, "artifacts": {}}
+        else:
+            raise TaskError(f"unknown Kubernetes step image argostub/{op}")
+        self.ctx.store.finish_task(self.task_id, self.ctx.run_id, "SUCCEEDED", outputs,
+                                   started_at=now())
+        return TaskResult("SUCCEEDED", outputs, self.task_id)
+
     # execution -------------------------------------------------------------------
     def _prepare(self, container: dict[str, Any], params: dict[str, Any],
                  arts: dict[str, list[dict[str, Any]]]) -> tuple[Work, dict[str, Any]]:
@@ -133,24 +163,24 @@ class ExecutorTask:
         env["KFP_POD_UID"] = self.task_id
         for item in container.get("env", []):
             env[item["name"]] = resolve_text(str(item.get("value", "")), ex, job)
-        env.update(ctx.platform_env(self.label, self.task_id))
+        env.update(self.platform.env)
         log = str(ctx.log_path(self.path))
         resources = requested_resources(container.get("resources", {}))
-        ctx.executor.check(resources)
+        resources, note = ctx.executor.clamp(resources)
+        if note:
+            ctx.store.add_event("ResourcesReduced", note, type="Warning", run_id=ctx.run_id,
+                                task_id=self.task_id)
         py = python_component.parse(container)
-        if py is not None and not python_component.missing_packages(py.packages):
+        if py is not None:
             call = PythonCall(py.source, py.function, json.dumps(ex), str(task_dir / "module"))
             work = Work(self.task_id, [], env, log, str(task_dir), call, resources)
+            work.mounts = [(m.source, m.target, m.read_only) for m in self.platform.mounts]
         else:
-            if py is not None:
-                missing = python_component.missing_packages(py.packages)
-                raise TaskError(
-                    "packages_to_install not available in this environment: "
-                    + ", ".join(missing) + " (pip install them, then run again)")
             argv = resolve_command([*container.get("command", []), *container.get("args", [])],
                                    ex, job)
             self._check_runnable(argv, container.get("image", ""), env)
             work = Work(self.task_id, argv, env, log, str(task_dir), None, resources)
+            work.mounts = [(m.source, m.target, m.read_only) for m in self.platform.mounts]
         return work, ex
 
     def _stage_inputs(self, arts: dict[str, list[dict[str, Any]]], task_dir: Path
@@ -191,15 +221,17 @@ class ExecutorTask:
         attempt = 0
         while True:
             attempt += 1
+            log = ctx.log_path(self.path)
+            if attempt > 1:
+                with log.open("a") as f:
+                    f.write(f"\n--- flowyard: attempt {attempt} of {policy.max_retries + 1} ---\n")
+            else:
+                log.unlink(missing_ok=True)
             try:
                 work, ex = self._prepare(container, params, arts)
+                await self._layer_packages(container, work)
             except (TaskError, ValueError) as exc:
                 return self._fail(str(exc), attempt)
-            if attempt > 1:
-                with open(work.log_path, "a") as f:
-                    f.write(f"\n--- flowyard: attempt {attempt} of {policy.max_retries + 1} ---\n")
-            elif Path(work.log_path).exists():
-                Path(work.log_path).unlink()
             ctx.store.update_task(self.task_id, state="RUNNING", attempts=attempt,
                                   log_path=work.log_path, inputs=_inputs_view(params, arts),
                                   started_at=now())
@@ -234,8 +266,28 @@ class ExecutorTask:
                                 type="Warning")
             await asyncio.sleep(delay)
 
+    async def _layer_packages(self, container: dict[str, Any], work: Work) -> None:
+        py = python_component.parse(container)
+        if py is None:
+            return
+        missing = python_component.missing_packages(py.packages)
+        if not missing:
+            return
+        venv = await ensure_venv(self.ctx.settings.home / "venvs", missing, py.index_urls,
+                                 Path(work.log_path))
+        work.python_path = [str(site_packages(venv))]
+        work.env["PATH"] = str(venv / "bin") + os.pathsep + work.env.get("PATH", "")
+
     def _publish(self, outputs: dict[str, Any]) -> dict[str, Any]:
-        """With a remote artifact root, upload outputs and record their final URIs."""
+        """Bring every output artifact into the artifact store: files a component wrote to a
+        custom path are copied in, and with a remote root everything is uploaded."""
+        for arts in outputs["artifacts"].values():
+            for art in arts:
+                custom = art.pop("custom_path", None)
+                if custom and self.ctx.artifacts.is_local:
+                    _copy(custom, art["uri"])
+                elif custom:
+                    art["uri"] = custom
         if self.ctx.artifacts.is_local:
             return outputs
         for name, arts in outputs["artifacts"].items():
@@ -254,6 +306,17 @@ class ExecutorTask:
         self.ctx.store.finish_task(self.task_id, self.ctx.run_id, "FAILED", empty_outputs(),
                                    error=message, attempts=attempt, details=details)
         return TaskResult("FAILED", empty_outputs(), self.task_id, message)
+
+
+def _copy(source: str, target: str) -> None:
+    src = Path(source)
+    if not src.exists():
+        raise TaskError(f"output artifact custom path {source} does not exist")
+    Path(target).parent.mkdir(parents=True, exist_ok=True)
+    if src.is_dir():
+        shutil.copytree(src, target, dirs_exist_ok=True)
+    else:
+        shutil.copyfile(src, target)
 
 
 def _inputs_view(params: dict[str, Any], arts: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:

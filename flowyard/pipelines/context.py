@@ -64,10 +64,15 @@ class RunContext:
         return env
 
 
-    def platform_env(self, executor_label: str, task_id: str) -> dict[str, str]:
-        """Environment a task gets from the Kubernetes platform spec (secrets, config maps,
-        field paths), mapped to their local meaning."""
-        return self.platform.env_for(executor_label)
+    def mounts_dir(self, task_id: str) -> Path:
+        """Where secret and config map volumes are written: memory-backed where possible,
+        as Kubernetes does, and removed when the task ends."""
+        shm = Path("/dev/shm")
+        base = shm if shm.is_dir() and os.access(shm, os.W_OK) else self.settings.work_dir
+        return base / f"flowyard-{task_id}"
+
+    def workspace_path(self) -> Path:
+        return self.settings.home / "workspaces" / self.run_id
 
 
 def _fs_path(path: str) -> str:

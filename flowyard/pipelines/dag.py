@@ -11,8 +11,11 @@ from flowyard.pipelines import cel, inputs
 from flowyard.pipelines.container import ExecutorTask
 from flowyard.pipelines.context import RunContext
 from flowyard.pipelines.errors import TaskError
+from flowyard.pipelines.platform_spec import PlatformResolver, TaskPlatform
 from flowyard.pipelines.results import Scope, TaskResult, empty_outputs
+from flowyard.store.secrets import SecretStore
 from flowyard.store.store import DONE_TASK_STATES, now
+from flowyard.store.volumes import VolumeStore
 
 
 def dag_state(results: dict[str, TaskResult]) -> str:
@@ -113,7 +116,34 @@ async def run_task(ctx: RunContext, name: str, spec: dict[str, Any], scope: Scop
         return _fail(ctx, row.id, str(exc))
     if "dag" in component:
         return await run_sub_dag(ctx, component, params, arts, path, row.id)
-    return await ExecutorTask(ctx, path, display, row.id, spec, component).run(params, arts)
+    try:
+        platform = resolve_platform(ctx, component["executorLabel"], scope, row.id, name)
+    except (TaskError, ValueError) as exc:
+        return _fail(ctx, row.id, str(exc))
+    return await ExecutorTask(ctx, path, name, row.id, spec, component, platform).run(params, arts)
+
+
+def resolve_platform(ctx: RunContext, label: str, scope: Scope, task_id: str, name: str
+                     ) -> TaskPlatform:
+    cfg = ctx.platform.for_executor(label)
+    if not cfg:
+        return TaskPlatform()
+
+    def param(src: dict[str, Any]) -> Any:
+        value = inputs.parameter(src, scope, ctx.resource_name)
+        return None if value is inputs.MISSING else value
+
+    resolver = PlatformResolver(cfg, param, SecretStore(ctx.store), VolumeStore(ctx.store),
+                                f"{ctx.resource_name}-{name}", task_id, ctx.mounts_dir(task_id))
+    platform = resolver.resolve()
+    if platform.labels or platform.annotations:
+        ctx.store.update_task(task_id, details={"labels": platform.labels,
+                                                "annotations": platform.annotations})
+    if platform.ignored:
+        ctx.store.add_event(
+            "IgnoredLocally", f"{', '.join(platform.ignored)}: no meaning on one machine; the "
+            "task runs without it", type="Warning", run_id=ctx.run_id, task_id=task_id)
+    return platform
 
 
 async def run_sub_dag(ctx: RunContext, component: dict[str, Any], params: dict[str, Any],

@@ -93,6 +93,9 @@ def collect_outputs(component: dict[str, Any], executor_input: dict[str, Any]) -
             base = dict(declared[min(i, len(declared) - 1)])
             base["uri"] = art.get("uri") or base["uri"]
             base["metadata"] = art.get("metadata", base.get("metadata", {})) or {}
+            if art.get("custom_path"):
+                # Written somewhere of the component's choosing; moved into the store later.
+                base["custom_path"] = art["custom_path"]
             merged.append(base)
         arts[name] = merged
     return {"parameters": params, "artifacts": arts}

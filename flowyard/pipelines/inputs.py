@@ -10,13 +10,14 @@ from flowyard.pipelines.errors import TaskError
 from flowyard.pipelines.params import check
 from flowyard.pipelines.results import Scope, TaskResult
 
-_MISSING = object()
+MISSING = object()
 
 
 def final_status(result: TaskResult | None, job_resource_name: str, task_name: str) -> dict[str, Any]:
     state = result.state if result else "FAILED"
     status: dict[str, Any] = {
-        "state": "SUCCEEDED" if state == "CACHED" else state,
+        # KFP reports the ML Metadata execution state: COMPLETE, not SUCCEEDED.
+        "state": "COMPLETE" if state in ("SUCCEEDED", "CACHED", "SKIPPED") else state,
         "pipelineJobResourceName": job_resource_name,
         "pipelineTaskName": task_name,
     }
@@ -27,23 +28,23 @@ def final_status(result: TaskResult | None, job_resource_name: str, task_name: s
     return status
 
 
-def _parameter(src: dict[str, Any], scope: Scope, resource_name: str) -> Any:
+def parameter(src: dict[str, Any], scope: Scope, resource_name: str) -> Any:
     if "componentInputParameter" in src:
-        value = scope.parameters.get(src["componentInputParameter"], _MISSING)
+        value = scope.parameters.get(src["componentInputParameter"], MISSING)
     elif "taskOutputParameter" in src:
         ref = src["taskOutputParameter"]
         result = scope.results.get(ref["producerTask"])
-        value = _MISSING if result is None else result.outputs["parameters"].get(
-            ref["outputParameterKey"], _MISSING)
+        value = MISSING if result is None else result.outputs["parameters"].get(
+            ref["outputParameterKey"], MISSING)
     elif "runtimeValue" in src:
-        value = src["runtimeValue"].get("constant", _MISSING)
+        value = src["runtimeValue"].get("constant", MISSING)
     elif "taskFinalStatus" in src:
         producer = src["taskFinalStatus"]["producerTask"]
         value = final_status(scope.results.get(producer), resource_name, producer)
     else:
         raise TaskError(f"unsupported parameter source {sorted(src)}")
     selector = src.get("parameterExpressionSelector")
-    if selector and value is not _MISSING:
+    if selector and value is not MISSING:
         value = cel.select(selector, value)
     return value
 
@@ -63,8 +64,8 @@ def resolve(task: dict[str, Any], scope: Scope, resource_name: str
     spec = task.get("inputs", {})
     params: dict[str, Any] = {}
     for name, src in spec.get("parameters", {}).items():
-        value = _parameter(src, scope, resource_name)
-        if value is not _MISSING:
+        value = parameter(src, scope, resource_name)
+        if value is not MISSING:
             params[name] = value
     arts: dict[str, list[dict[str, Any]]] = {}
     for name, src in spec.get("artifacts", {}).items():
@@ -80,14 +81,15 @@ def apply_definitions(component: dict[str, Any], params: dict[str, Any],
     defs = component.get("inputDefinitions", {})
     out = dict(params)
     for name, d in defs.get("parameters", {}).items():
+        ptype = d.get("parameterType", "STRING")
         if out.get(name) is None:
             out.pop(name, None)
             if "defaultValue" in d:
-                out[name] = d["defaultValue"]
+                # Compiled defaults of integer inputs are written as floats (100.0).
+                out[name] = _normalise(name, ptype, d["defaultValue"])
             elif not d.get("isOptional"):
                 raise TaskError(f"{where}: required input parameter {name!r} has no value")
             continue
-        ptype = d.get("parameterType", "STRING")
         try:
             out[name] = check(name, ptype, out[name])
         except ValueError as exc:
@@ -100,3 +102,10 @@ def apply_definitions(component: dict[str, Any], params: dict[str, Any],
         if name not in arts and not d.get("isOptional"):
             raise TaskError(f"{where}: required input artifact {name!r} has no value")
     return out
+
+
+def _normalise(name: str, ptype: str, value: Any) -> Any:
+    try:
+        return check(name, ptype, value)
+    except ValueError:
+        return value

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from flowyard.pipelines.errors import TaskError
@@ -29,8 +30,12 @@ class JobContext:
     task_id: str
     pipeline_root: str
     create_time: str
+    workspace: str = ""
 
     def value(self, key: str) -> str | None:
+        if key == "workspace_path":
+            Path(self.workspace).mkdir(parents=True, exist_ok=True)
+            return self.workspace
         return {
             "pipeline_job_name": self.job_name,
             "pipeline_job_resource_name": self.job_resource_name,

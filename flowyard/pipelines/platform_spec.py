@@ -1,23 +1,149 @@
-"""The Kubernetes platform spec (the second YAML document), read for what it means locally.
-Extended by the secrets and volumes features; here: pod metadata and events for the rest."""
+"""The Kubernetes platform spec (the second YAML document), given its local meaning:
+secrets and config maps from Flowyard's secret store, PVCs as named local volumes mounted
+in the task's own mount namespace, the downward API from the task's pod metadata. What has
+no local meaning (node selectors, tolerations, affinity, image pull secrets...) is recorded
+as an event, never silently dropped."""
 
 from __future__ import annotations
 
+import re
+import socket
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+from flowyard.pipelines.errors import TaskError
+
+# Keys of an executor's platform config that only mean something to a Kubernetes scheduler.
+NO_LOCAL_MEANING = ("nodeSelector", "tolerations", "nodeAffinity", "imagePullSecret",
+                    "imagePullPolicy", "activeDeadlineSeconds", "enabledSharedMemory")
+_FIELD = re.compile(r"^metadata\.(labels|annotations)\['([^']+)'\]$")
+
+
+@dataclass
+class Mount:
+    source: str
+    target: str
+    read_only: bool = False
+
+
+@dataclass
+class TaskPlatform:
+    env: dict[str, str] = field(default_factory=dict)
+    mounts: list[Mount] = field(default_factory=list)
+    labels: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
+    ignored: list[str] = field(default_factory=list)
+    secret_values: list[str] = field(default_factory=list)
 
 
 @dataclass
 class PlatformConfig:
     executors: dict[str, Any] = field(default_factory=dict)
+    pipeline: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_spec(cls, platform_spec: dict[str, Any] | None) -> PlatformConfig:
         kube = ((platform_spec or {}).get("platforms") or {}).get("kubernetes") or {}
-        return cls(executors=(kube.get("deploymentSpec") or {}).get("executors") or {})
+        return cls(executors=(kube.get("deploymentSpec") or {}).get("executors") or {},
+                   pipeline=kube.get("pipelineConfig") or {})
 
     def for_executor(self, label: str) -> dict[str, Any]:
         return self.executors.get(label) or {}
 
-    def env_for(self, label: str) -> dict[str, str]:
-        return {}
+
+class PlatformResolver:
+    """Resolves one executor's platform config against the task's DAG scope.
+    `param(src)` evaluates a parameter source (componentInputParameter, runtimeValue, ...)."""
+
+    def __init__(self, config: dict[str, Any], param: Any, secrets: Any, volumes: Any,
+                 pod_name: str, task_id: str, mounts_dir: Path) -> None:
+        self.config, self.param = config, param
+        self.secrets, self.volumes = secrets, volumes
+        self.pod_name, self.task_id, self.mounts_dir = pod_name, task_id, mounts_dir
+
+    def _name(self, item: dict[str, Any], key: str, legacy: str) -> str | None:
+        if item.get(key):
+            value = self.param(item[key])
+            if value not in (None, ""):
+                return str(value)
+        return item.get(legacy) or None
+
+    def resolve(self) -> TaskPlatform:
+        cfg, out = self.config, TaskPlatform()
+        meta = cfg.get("podMetadata") or {}
+        out.labels = dict(meta.get("labels") or {})
+        out.annotations = dict(meta.get("annotations") or {})
+        for kind, name_key, legacy in (("Secret", "secretNameParameter", "secretName"),
+                                       ("ConfigMap", "configMapNameParameter", "configMapName")):
+            for item in cfg.get(f"{_lower(kind)}AsEnv") or []:
+                data = self._lookup(kind, self._name(item, name_key, legacy), item)
+                if data is None:
+                    continue
+                data_key = "secretKey" if kind == "Secret" else "configMapKey"
+                for pair in item.get("keyToEnv") or []:
+                    if pair[data_key] not in data:
+                        if item.get("optional"):
+                            continue
+                        raise TaskError(f"{kind} has no key {pair[data_key]!r} for env "
+                                        f"{pair['envVar']}")
+                    out.env[pair["envVar"]] = data[pair[data_key]]
+                    if kind == "Secret":
+                        out.secret_values.append(data[pair[data_key]])
+            for item in cfg.get(f"{_lower(kind)}AsVolume") or []:
+                name = self._name(item, name_key, legacy)
+                data = self._lookup(kind, name, item)
+                if data is None:
+                    continue
+                folder = self.mounts_dir / f"{_lower(kind)}-{name}"
+                folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+                for key, value in data.items():
+                    (folder / key).write_text(value)
+                out.mounts.append(Mount(str(folder), item["mountPath"], read_only=True))
+        for item in cfg.get("pvcMount") or []:
+            name = self._name(item, "pvcNameParameter", "constant")
+            if name is None and "componentInputParameter" in item:
+                name = self.param({"componentInputParameter": item["componentInputParameter"]})
+            volume = self.volumes.get(str(name)) if name else None
+            if volume is None:
+                raise TaskError(f"pvcMount: volume {name!r} does not exist; create it with "
+                                f"`flowyard volumes create {name}` or a CreatePVC task")
+            out.mounts.append(Mount(volume.path, item["mountPath"]))
+        for item in cfg.get("fieldPathAsEnv") or []:
+            out.env[item["name"]] = self._field(item["fieldPath"], out)
+        for key in NO_LOCAL_MEANING:
+            if cfg.get(key):
+                out.ignored.append(key)
+        return out
+
+    def _lookup(self, kind: str, name: str | None, item: dict[str, Any]) -> dict[str, str] | None:
+        if not name:
+            if item.get("optional"):
+                return None
+            raise TaskError(f"{_lower(kind)}: no {kind} name given")
+        data = self.secrets.get(name, kind=kind)
+        if data is None and not item.get("optional"):
+            cmd = "secrets" if kind == "Secret" else "configmaps"
+            raise TaskError(f"{kind} {name!r} does not exist; create it with "
+                            f"`flowyard {cmd} create {name} --from-literal KEY=VALUE`")
+        return data
+
+    def _field(self, path: str, out: TaskPlatform) -> str:
+        m = _FIELD.match(path)
+        if m:
+            source = out.labels if m.group(1) == "labels" else out.annotations
+            # The downward API gives '' for a label or annotation the pod doesn't have.
+            return source.get(m.group(2), "")
+        return {
+            "metadata.name": self.pod_name,
+            "metadata.namespace": "default",
+            "metadata.uid": self.task_id,
+            "spec.nodeName": socket.gethostname(),
+            "spec.serviceAccountName": "default",
+            "status.podIP": "127.0.0.1",
+            "status.hostIP": "127.0.0.1",
+        }.get(path, "")
+
+
+def _lower(kind: str) -> str:
+    return kind[0].lower() + kind[1:]
