@@ -13,10 +13,15 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from flowyard.cli.secrets import configmaps_app, secrets_app, volumes_app
+
 app = typer.Typer(help="Kubeflow on one machine.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
 runs_app = typer.Typer(help="List and inspect pipeline runs.", no_args_is_help=True)
 app.add_typer(runs_app, name="runs")
+app.add_typer(secrets_app, name="secrets")
+app.add_typer(configmaps_app, name="configmaps")
+app.add_typer(volumes_app, name="volumes")
 console = Console()
 err = Console(stderr=True)
 

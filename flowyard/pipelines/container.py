@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from flowyard.executors.base import PythonCall, Work
-from flowyard.pipelines import python_component
+from flowyard.pipelines import images, python_component
 from flowyard.pipelines.cache import cache_key
 from flowyard.pipelines.context import RunContext
 from flowyard.pipelines.errors import TaskError
@@ -171,14 +171,15 @@ class ExecutorTask:
             ctx.store.add_event("ResourcesReduced", note, type="Warning", run_id=ctx.run_id,
                                 task_id=self.task_id)
         py = python_component.parse(container)
-        if py is not None:
+        in_engine = images.policy_for(str(container.get("image", "")), ctx.settings.home).runtime
+        if py is not None and not in_engine:
             call = PythonCall(py.source, py.function, json.dumps(ex), str(task_dir / "module"))
             work = Work(self.task_id, [], env, log, str(task_dir), call, resources)
             work.mounts = [(m.source, m.target, m.read_only) for m in self.platform.mounts]
         else:
             argv = resolve_command([*container.get("command", []), *container.get("args", [])],
                                    ex, job)
-            self._check_runnable(argv, container.get("image", ""), env)
+            argv = self._place(argv, container, env, task_dir)
             work = Work(self.task_id, argv, env, log, str(task_dir), None, resources)
             work.mounts = [(m.source, m.target, m.read_only) for m in self.platform.mounts]
         return work, ex
@@ -202,6 +203,25 @@ class ExecutorTask:
                     art = {**art, "uri": uri[len("file://"):]}
                 staged[name].append(art)
         return staged
+
+    def _place(self, argv: list[str], container: dict[str, Any], env: dict[str, str],
+               task_dir: Path) -> list[str]:
+        """Where the command runs: on the host (default), or in Docker/Podman if asked."""
+        image = str(container.get("image", ""))
+        policy = images.policy_for(image, self.ctx.settings.home)
+        if policy.runtime:
+            component_env = {e["name"]: env[e["name"]] for e in container.get("env", [])}
+            component_env.update(self.platform.env)
+            shared = [str(task_dir), str(self.ctx.settings.home)]
+            if self.ctx.artifacts.is_local:
+                shared.append(self.ctx.artifacts.root)
+            return images.in_engine(policy.runtime, image, argv, env, component_env, shared,
+                                    task_dir)
+        if not argv:
+            raise TaskError(f"image {image}: the container has no command to run")
+        argv = images.on_host(argv, policy, env)
+        self._check_runnable(argv, image, env)
+        return argv
 
     @staticmethod
     def _check_runnable(argv: list[str], image: str, env: dict[str, str]) -> None:
@@ -268,7 +288,7 @@ class ExecutorTask:
 
     async def _layer_packages(self, container: dict[str, Any], work: Work) -> None:
         py = python_component.parse(container)
-        if py is None:
+        if py is None or work.python is None:
             return
         missing = python_component.missing_packages(py.packages)
         if not missing:
