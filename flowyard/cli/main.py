@@ -106,6 +106,7 @@ def run(
         print(_result_json(run_id))
     else:
         row = store.get_run(run_id)
+        console.print()
         colour = "green" if state == "SUCCEEDED" else "red"
         console.print(f"[{colour}]{state}[/{colour}] in {time.perf_counter() - started:.2f}s  "
                       f"run {run_id}")

@@ -57,7 +57,8 @@ async def run_loop(ctx: RunContext, spec: dict[str, Any], component: dict[str, A
         if done is not None and done.state in DONE_TASK_STATES:
             return TaskResult(done.state, done.outputs or empty_outputs(), done.id)
         async with gate:
-            row = ctx.store.upsert_task(ctx.run_id, ipath, name=f"iteration {i}",
+            label = f"[{i}]" if artifact_items else f"[{i}] {json.dumps(item)}"
+            row = ctx.store.upsert_task(ctx.run_id, ipath, name=label[:60],
                                         component=spec["componentRef"]["name"], parent_id=task_id,
                                         kind="iteration", state="PENDING",
                                         details={"index": i, "item": None if artifact_items
