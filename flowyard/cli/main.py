@@ -65,21 +65,24 @@ def run(
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Execute every task")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON result line")] = False,
     resume: Annotated[str, typer.Option(
-        help="Finish an interrupted run without re-executing finished tasks")] = "",
+        help="Finish an interrupted run, or retry a failed or canceled one, without "
+             "re-executing finished tasks")] = "",
     name: Annotated[str, typer.Option(help="Run name")] = "",
 ) -> None:
     """Run a pipeline to completion on this machine."""
     from flowyard.pipelines import arguments
     from flowyard.pipelines.errors import PipelineError
     from flowyard.pipelines.loader import load_pipeline
-    from flowyard.pipelines.runner import drive, submit
+    from flowyard.pipelines.runner import drive, reopen, submit
 
     store = _store()
     try:
         if resume:
             row = _find_run(resume)
-            if row.state in ("SUCCEEDED", "FAILED", "CANCELED", "SKIPPED"):
-                raise PipelineError(f"run {row.id} already ended ({row.state}); nothing to resume")
+            if row.state in ("FAILED", "CANCELED"):
+                reopen(row.id, store)  # a retry: only what did not finish runs again
+            elif row.state in ("SUCCEEDED", "SKIPPED"):
+                raise PipelineError(f"run {row.id} already {row.state}; nothing to resume")
             run_id, title, is_resume = row.id, row.display_name, True
         else:
             if not pipeline:
@@ -95,13 +98,17 @@ def run(
 
     get_executor("local").warm_up()  # type: ignore[attr-defined]
     started = time.perf_counter()
-    if as_json:
-        state = asyncio.run(drive(run_id, resume=is_resume, store=store))
-    else:
-        from flowyard.cli.progress import LiveProgress
-
-        with LiveProgress(store, run_id, title, console):
+    try:
+        if as_json:
             state = asyncio.run(drive(run_id, resume=is_resume, store=store))
+        else:
+            from flowyard.cli.progress import LiveProgress
+
+            with LiveProgress(store, run_id, title, console):
+                state = asyncio.run(drive(run_id, resume=is_resume, store=store))
+    except KeyboardInterrupt:
+        # drive() has already recorded the run as CANCELED and stopped its tasks.
+        state = "CANCELED"
     if as_json:
         print(_result_json(run_id))
     else:

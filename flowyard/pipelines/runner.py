@@ -112,19 +112,28 @@ def _driver() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+def _started_at(pid: int) -> float | None:
+    """When process `pid` started (epoch seconds), from /proc; None if it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        boot = next(float(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
+                    if line.startswith("btime"))
+    except (OSError, StopIteration, IndexError, ValueError):
+        return None
+    return boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
+
+
 def _kill_orphans(store: Store, run_id: str) -> None:
     """Stop task processes a dead driver left behind, so a resumed task never runs twice at
-    once. A pid is only signalled if its environment names the task (pids get reused)."""
+    once. A pid is only signalled if it started when the task did (pids get reused)."""
     for task in store.tasks(run_id):
-        if task.state != "RUNNING" or not task.pid:
+        if task.state != "RUNNING" or not task.pid or task.started_at is None:
             continue
-        try:
-            environ = Path(f"/proc/{task.pid}/environ").read_bytes()
-        except OSError:
+        started = _started_at(task.pid)
+        if started is None or abs(started - task.started_at.timestamp()) > 5:
             continue
-        if f"FLOWYARD_TASK_ID={task.id}".encode() in environ.split(b"\0"):
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(task.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(task.pid, signal.SIGKILL)
 
 
 async def drive(run_id: str, *, resume: bool = False, store: Store | None = None) -> str:
@@ -195,6 +204,20 @@ def _first_error(store: Store, run_id: str) -> str | None:
         if t.state == "FAILED":
             return f"task {t.name} failed: {t.error}"
     return None
+
+
+def reopen(run_id: str, store: Store | None = None) -> None:
+    """Make a FAILED or CANCELED run runnable again (KFP's "retry"): a following
+    `drive(run_id, resume=True)` re-executes only what did not finish."""
+    store = store or open_store()
+    row = store.get_run(run_id)
+    if row is None:
+        raise PipelineError(f"no run {run_id}")
+    if row.state not in ("FAILED", "CANCELED"):
+        raise PipelineError(f"run {run_id} is {row.state}; only FAILED or CANCELED runs can be "
+                            "retried")
+    store.update_run(run_id, state="PENDING", cancel_requested=False, error=None,
+                     finished_at=None)
 
 
 def resume(run_id: str, store: Store | None = None) -> Run:

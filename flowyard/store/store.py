@@ -19,8 +19,9 @@ from flowyard.store.db import make_engine, migrate
 from flowyard.store.schema import Artifact, Event, Experiment, Metric, Run, Task, utcnow
 
 TERMINAL_RUN_STATES = frozenset({"SUCCEEDED", "FAILED", "CANCELED", "SKIPPED"})
-# A task in one of these states is never executed again by a resume or a retry.
-DONE_TASK_STATES = frozenset({"SUCCEEDED", "CACHED", "SKIPPED"})
+# A task in one of these states is never executed again by a resume or a retry; a SKIPPED
+# task is decided again, since what made it skip (a failed upstream) may have changed.
+DONE_TASK_STATES = frozenset({"SUCCEEDED", "CACHED"})
 
 
 def new_id() -> str:
