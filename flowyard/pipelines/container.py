@@ -194,6 +194,10 @@ class ExecutorTask:
                 uri = str(art["uri"])
                 if "://" in uri and not uri.startswith("file://"):
                     local = task_dir / "inputs" / name / str(i) / Path(uri.rstrip("/")).name
+                    if uri.startswith("oci://"):
+                        raise TaskError(f"input artifact {name!r} is an OCI image ({uri}); pulling "
+                                        "model images needs a registry, which a local run does "
+                                        "not use: import the model files with dsl.importer instead")
                     try:
                         self.ctx.artifacts.download(uri, str(local))
                     except Exception as exc:
@@ -296,6 +300,9 @@ class ExecutorTask:
         venv = await ensure_venv(self.ctx.settings.home / "venvs", missing, py.index_urls,
                                  Path(work.log_path))
         work.python_path = [str(site_packages(venv))]
+        # Subprocesses the component starts (a notebook kernel, a worker) must see them too.
+        work.env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (str(site_packages(venv)), work.env.get("PYTHONPATH", "")) if p)
         work.env["PATH"] = str(venv / "bin") + os.pathsep + work.env.get("PATH", "")
 
     def _publish(self, outputs: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,108 @@
+"""The warm process tasks are forked from. Started once per engine process; it imports kfp
+(and what components commonly use) up front, then forks a child per task on request.
+
+Protocol over its stdin/stdout, each message a 4-byte length and a pickle:
+  engine → zygote: (token, Work)           fork a child that runs the work
+  zygote → engine: ("started", token, pid) or ("failed", token, message)
+  zygote → engine: ("exited", pid, status) when a child ends (raw wait status)
+When stdin closes (the engine is gone) the zygote exits; running tasks are left to finish
+or to be killed by a resuming engine.
+
+Unlike multiprocessing's fork server, nothing of the engine's __main__ is re-imported in
+the children, so a user's script that calls flowyard.run() is never executed again."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+import selectors
+import signal
+import struct
+import sys
+from typing import Any, BinaryIO
+
+from flowyard.executors import child
+
+_HEADER = struct.Struct("!I")
+
+
+def write_message(out: BinaryIO, message: Any) -> None:
+    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    out.write(_HEADER.pack(len(data)) + data)
+    out.flush()
+
+
+def read_message(stream: BinaryIO) -> Any:
+    header = stream.read(_HEADER.size)
+    if len(header) < _HEADER.size:
+        raise EOFError
+    (size,) = _HEADER.unpack(header)
+    data = stream.read(size)
+    if len(data) < size:
+        raise EOFError
+    return pickle.loads(data)
+
+
+def _reap(out: BinaryIO) -> None:
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        write_message(out, ("exited", pid, status))
+
+
+def _fork(work: Any, keep_closed: list[int]) -> int:
+    pid = os.fork()
+    if pid == 0:
+        for fd in keep_closed:
+            os.close(fd)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.set_wakeup_fd(-1)
+        child.run_work(work)
+        os._exit(0)  # run_work always exits; this only guards against a bug there
+    return pid
+
+
+def main() -> None:
+    # Ctrl-C in the terminal reaches the whole process group; the engine decides what a
+    # cancel means, so the zygote itself ignores it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    # Nothing but protocol messages may reach the engine through stdout.
+    sys.stdout = sys.stderr
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_w, False)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    sel = selectors.DefaultSelector()
+    sel.register(stdin, selectors.EVENT_READ, "request")
+    sel.register(wake_r, selectors.EVENT_READ, "child")
+    write_message(stdout, ("ready", os.getpid(), None))
+    while True:
+        for key, _ in sel.select():
+            if key.data == "child":
+                os.read(wake_r, 4096)
+                _reap(stdout)
+                continue
+            try:
+                token, work = read_message(stdin)
+            except EOFError:
+                return
+            try:
+                pid = _fork(work, [wake_r, wake_w, stdin.fileno(), stdout.fileno()])
+            except OSError as exc:
+                write_message(stdout, ("failed", token, str(exc)))
+                continue
+            write_message(stdout, ("started", token, pid))
+        _reap(stdout)
+
+
+if __name__ == "__main__":
+    # If the engine goes away, so do we, quietly.
+    with contextlib.suppress(BrokenPipeError, EOFError, KeyboardInterrupt):
+        main()
