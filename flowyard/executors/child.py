@@ -47,16 +47,17 @@ def run_work(work: Work) -> None:
     sys.path[:0] = work.python_path
     code = 0
     try:
-        os.makedirs(call.module_dir, exist_ok=True)
-        module_path = os.path.join(call.module_dir, "ephemeral_component.py")
-        with open(module_path, "w") as f:
-            f.write(call.source)
-        sys.argv = [
-            "kfp.dsl.executor_main",
-            "--component_module_path", module_path,
-            "--executor_input", call.executor_input,
-            "--function_to_execute", call.function,
-        ]
+        sys.argv = ["kfp.dsl.executor_main", "--executor_input", call.executor_input,
+                    "--function_to_execute", call.function]
+        if call.source:
+            os.makedirs(call.module_dir, exist_ok=True)
+            module_path = os.path.join(call.module_dir, "ephemeral_component.py")
+            with open(module_path, "w") as f:
+                f.write(call.source)
+            sys.argv += ["--component_module_path", module_path]
+        else:
+            # Containerized component: kfp_config.ini in the working folder names the module.
+            sys.path.insert(0, os.getcwd())
         executor_main.executor_main()
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)

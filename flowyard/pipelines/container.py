@@ -173,8 +173,17 @@ class ExecutorTask:
         py = python_component.parse(container)
         in_engine = images.policy_for(str(container.get("image", "")), ctx.settings.home).runtime
         if py is not None and not in_engine:
+            cwd = str(task_dir)
+            if not py.source:
+                found = python_component.find_kfp_config(Path.cwd())
+                if found is None:
+                    raise TaskError(
+                        f"image {container.get('image')!r} holds a containerized Python component "
+                        f"({py.function}); run from the folder with its kfp_config.ini (written by "
+                        "`kfp component build`) so its source can be found")
+                cwd = str(found)
             call = PythonCall(py.source, py.function, json.dumps(ex), str(task_dir / "module"))
-            work = Work(self.task_id, [], env, log, str(task_dir), call, resources)
+            work = Work(self.task_id, [], env, log, cwd, call, resources)
             work.mounts = [(m.source, m.target, m.read_only) for m in self.platform.mounts]
         else:
             argv = resolve_command([*container.get("command", []), *container.get("args", [])],

@@ -6,6 +6,7 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass, field
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
@@ -26,11 +27,15 @@ def parse(container: dict[str, Any]) -> PythonComponent | None:
     args = [str(a) for a in container.get("args", [])]
     if not any(_EXECUTOR_MAIN in c for c in command) or "--function_to_execute" not in args:
         return None
+    function = args[args.index("--function_to_execute") + 1]
+    if command[-2:] == ["-m", _EXECUTOR_MAIN]:
+        # A containerized component (`kfp component build`): its source is found through the
+        # kfp_config.ini next to it, as inside the image.
+        return PythonComponent("", function)
     try:
         program = command[command.index("-ec") + 2]
     except (ValueError, IndexError):
         return None
-    function = args[args.index("--function_to_execute") + 1]
     packages, index_urls = _pip_requests(command)
     return PythonComponent(program, function, packages, index_urls)
 
@@ -92,3 +97,11 @@ def missing_packages(packages: list[str]) -> list[str]:
         if req.specifier and not req.specifier.contains(version, prereleases=True):
             missing.append(text)
     return missing
+
+
+def find_kfp_config(start: Path) -> Path | None:
+    """The folder holding kfp_config.ini, searching `start` and its parents."""
+    for folder in (start, *start.parents):
+        if (folder / "kfp_config.ini").is_file():
+            return folder
+    return None
