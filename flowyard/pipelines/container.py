@@ -77,9 +77,8 @@ class ExecutorTask:
             hit = self._cache_hit(key, params)
             if hit is not None:
                 return hit
-        self.ctx.store.update_task(self.task_id, cache_key=key)
         try:
-            return await self._execute(container, params, arts)
+            return await self._execute(container, params, arts, key)
         finally:
             shutil.rmtree(self.ctx.mounts_dir(self.task_id), ignore_errors=True)
 
@@ -248,7 +247,7 @@ class ExecutorTask:
                 "commands on the host; install the tool, or see docs/containers.md")
 
     async def _execute(self, container: dict[str, Any], params: dict[str, Any],
-                       arts: dict[str, list[dict[str, Any]]]) -> TaskResult:
+                       arts: dict[str, list[dict[str, Any]]], key: str | None) -> TaskResult:
         ctx = self.ctx
         policy = RetryPolicy.from_spec(self.task_spec.get("retryPolicy"))
         attempt = 0
@@ -265,11 +264,11 @@ class ExecutorTask:
                 await self._layer_packages(container, work)
             except (TaskError, ValueError) as exc:
                 return self._fail(str(exc), attempt)
+            # PENDING while it waits for CPUs/GPUs; RUNNING (with its pid) once started.
+            handle = await ctx.executor.submit(work)
             ctx.store.update_task(self.task_id, state="RUNNING", attempts=attempt,
                                   log_path=work.log_path, inputs=_inputs_view(params, arts),
-                                  started_at=now())
-            handle = await ctx.executor.submit(work)
-            ctx.store.update_task(self.task_id, pid=handle.pid)
+                                  started_at=now(), pid=handle.pid, cache_key=key)
             try:
                 code = await handle.wait()
             except asyncio.CancelledError:
@@ -306,7 +305,7 @@ class ExecutorTask:
         missing = python_component.missing_packages(py.packages)
         if not missing:
             return
-        venv = await ensure_venv(self.ctx.settings.home / "venvs", missing, py.index_urls,
+        venv = await ensure_venv(self.ctx.settings.home / "venvs", missing, list(py.index_urls),
                                  Path(work.log_path))
         work.python_path = [str(site_packages(venv))]
         # Subprocesses the component starts (a notebook kernel, a worker) must see them too.

@@ -4,7 +4,8 @@ run in a warm process instead of `sh -c "pip install kfp && python3 -m kfp.dsl.e
 from __future__ import annotations
 
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -14,17 +15,22 @@ from packaging.requirements import InvalidRequirement, Requirement
 _EXECUTOR_MAIN = "kfp.dsl.executor_main"
 
 
-@dataclass
+@dataclass(frozen=True)
 class PythonComponent:
     source: str
     function: str
-    packages: list[str] = field(default_factory=list)
-    index_urls: list[str] = field(default_factory=list)
+    packages: tuple[str, ...] = ()
+    index_urls: tuple[str, ...] = ()
 
 
 def parse(container: dict[str, Any]) -> PythonComponent | None:
-    command = [str(c) for c in container.get("command", [])]
-    args = [str(a) for a in container.get("args", [])]
+    return _parse(tuple(map(str, container.get("command", []))),
+                  tuple(map(str, container.get("args", []))))
+
+
+@lru_cache(maxsize=256)
+def _parse(command_t: tuple[str, ...], args_t: tuple[str, ...]) -> PythonComponent | None:
+    command, args = list(command_t), list(args_t)
     if not any(_EXECUTOR_MAIN in c for c in command) or "--function_to_execute" not in args:
         return None
     function = args[args.index("--function_to_execute") + 1]
@@ -37,7 +43,7 @@ def parse(container: dict[str, Any]) -> PythonComponent | None:
     except (ValueError, IndexError):
         return None
     packages, index_urls = _pip_requests(command)
-    return PythonComponent(program, function, packages, index_urls)
+    return PythonComponent(program, function, tuple(packages), tuple(index_urls))
 
 
 def _pip_requests(command: list[str]) -> tuple[list[str], list[str]]:
@@ -80,6 +86,13 @@ def _pip_requests(command: list[str]) -> tuple[list[str], list[str]]:
 
 def missing_packages(packages: list[str]) -> list[str]:
     """Requirements the current environment does not satisfy."""
+    return list(_missing(tuple(packages)))
+
+
+@lru_cache(maxsize=256)
+def _missing(packages: tuple[str, ...]) -> tuple[str, ...]:
+    # Installed distributions don't change under a running engine, except through our own
+    # layered venvs, which this check deliberately doesn't see.
     missing = []
     for text in packages:
         try:
@@ -96,7 +109,7 @@ def missing_packages(packages: list[str]) -> list[str]:
             continue
         if req.specifier and not req.specifier.contains(version, prereleases=True):
             missing.append(text)
-    return missing
+    return tuple(missing)
 
 
 def find_kfp_config(start: Path) -> Path | None:
