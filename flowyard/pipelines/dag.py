@@ -151,14 +151,26 @@ async def run_sub_dag(ctx: RunContext, component: dict[str, Any], params: dict[s
                       ) -> TaskResult:
     ctx.store.update_task(task_id, state="RUNNING", started_at=now(),
                           inputs={"parameters": params, "artifacts": arts})
+    inner = Scope(params, arts)
     try:
-        state, outputs = await run_dag(ctx, component, Scope(params, arts), path, task_id)
+        state, outputs = await run_dag(ctx, component, inner, path, task_id)
     except asyncio.CancelledError:
         ctx.store.finish_task(task_id, ctx.run_id, "CANCELED", empty_outputs())
         raise
-    error = None if state == "SUCCEEDED" else "a task inside did not succeed"
+    error = None if state == "SUCCEEDED" else inner_error(inner.results,
+                                                          "a task inside did not succeed")
     ctx.store.finish_task(task_id, ctx.run_id, state, _jsonable(outputs), error=error)
     return TaskResult(state, outputs, task_id, error)
+
+
+def inner_error(results: dict[str, TaskResult], fallback: str) -> str:
+    """The first failure inside a DAG, so what looks at the DAG (an exit handler's
+    PipelineTaskFinalStatus, an enclosing pipeline) sees what went wrong, not just that
+    something did."""
+    for name, r in results.items():
+        if r.broken and r.error:
+            return r.error if r.error.startswith("task ") else f"task {name} failed: {r.error}"
+    return fallback
 
 
 def _jsonable(outputs: dict[str, Any]) -> dict[str, Any]:

@@ -42,7 +42,7 @@ def _items(spec: dict[str, Any], params: dict[str, Any],
 async def run_loop(ctx: RunContext, spec: dict[str, Any], component: dict[str, Any],
                    params: dict[str, Any], arts: dict[str, list[dict[str, Any]]], path: str,
                    task_id: str) -> TaskResult:
-    from flowyard.pipelines.dag import dag_state, run_sub_dag
+    from flowyard.pipelines.dag import dag_state, inner_error, run_sub_dag
 
     item_input, items, artifact_items = _items(spec, params, arts)
     limit = int(spec.get("iteratorPolicy", {}).get("parallelismLimit") or 0) or len(items) or 1
@@ -75,9 +75,10 @@ async def run_loop(ctx: RunContext, spec: dict[str, Any], component: dict[str, A
     except asyncio.CancelledError:
         ctx.store.finish_task(task_id, ctx.run_id, "CANCELED", empty_outputs())
         raise
-    state = dag_state({str(i): r for i, r in enumerate(results)})
+    by_index = {str(i): r for i, r in enumerate(results)}
+    state = dag_state(by_index)
     outputs = _collect(component, results)
-    error = None if state == "SUCCEEDED" else "an iteration did not succeed"
+    error = None if state == "SUCCEEDED" else inner_error(by_index, "an iteration did not succeed")
     ctx.store.finish_task(task_id, ctx.run_id, state, outputs, error=error)
     return TaskResult(state, outputs, task_id, error)
 
