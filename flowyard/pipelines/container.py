@@ -55,8 +55,10 @@ class ExecutorTask:
         self.executor = ctx.executors[self.label]
 
     def job(self) -> JobContext:
+        # KFP's {{$.pipeline_task_name}} is taskInfo.name (the display name), not the DAG key.
+        task_name = self.task_spec.get("taskInfo", {}).get("name", self.name)
         return JobContext(self.ctx.job_name, self.ctx.resource_name, self.ctx.run_id,
-                          self.name, self.task_id, self.ctx.artifacts.root, self.ctx.create_time,
+                          task_name, self.task_id, self.ctx.artifacts.root, self.ctx.create_time,
                           str(self.ctx.workspace_path()))
 
     async def run(self, params: dict[str, Any], arts: dict[str, list[dict[str, Any]]]
@@ -152,6 +154,8 @@ class ExecutorTask:
             else:
                 uri = str(task_dir / "artifacts" / name)
             out_uris[name] = uri
+            # As KFP's launcher does: a command may write straight to an output's .path.
+            Path(uri).parent.mkdir(parents=True, exist_ok=True)
             return uri
 
         ex = build_executor_input(self.component, params, staged, task_dir, output_uri)
