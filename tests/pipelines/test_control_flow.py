@@ -5,7 +5,7 @@ it inside nested pipelines."""
 
 import itertools
 from pathlib import Path
-from typing import List  # noqa: UP035 (kfp reads typing.List annotations)
+from typing import List, NamedTuple  # noqa: UP035 (kfp reads typing.List annotations)
 
 import pytest
 from kfp import dsl
@@ -471,3 +471,121 @@ def test_failure_deep_inside_nested_loop_fails_the_run() -> None:
     states = sorted(t.state for t in run.tasks if t.name == "picky")
     assert states == ["FAILED", "SUCCEEDED", "SUCCEEDED"]
     assert run.task("inner").state == "FAILED"
+
+
+# combinations ------------------------------------------------------------------------------
+def test_condition_on_loop_item_collects_only_taken_iterations() -> None:
+    @dsl.pipeline
+    def p() -> list:
+        with dsl.ParallelFor([1, 2, 3]) as x, dsl.If(x > 1):
+            s = square(x=x)
+        return dsl.Collected(s.output)
+
+    run = flowyard.run(p)
+    assert run.state == "SUCCEEDED", run.error
+    assert sorted(run.outputs["Output"]) == [4, 9]
+    conditions = sorted((t for t in run.tasks if t.kind == "condition"), key=lambda t: t.path)
+    assert [t.state for t in conditions] == ["SKIPPED", "SUCCEEDED", "SUCCEEDED"]
+
+
+def test_nested_loops_collect_a_list_per_outer_item() -> None:
+    @dsl.pipeline
+    def p() -> list:
+        with dsl.ParallelFor([1, 2]) as a, dsl.ParallelFor([10, 20]) as b:
+            m = mul(a=a, b=b)
+        return dsl.Collected(m.output)
+
+    run = flowyard.run(p)
+    assert run.state == "SUCCEEDED", run.error
+    assert run.outputs["Output"] == [[10, 20], [20, 40]]
+
+
+@dsl.component
+def dict_rows() -> list:
+    return [{"a": 1, "b": "x"}, {"a": 2, "b": "y"}]
+
+
+@dsl.component
+def whole(d: dict) -> str:
+    return f"{d['b']}:{d['a']}"
+
+
+def test_task_output_list_of_dicts_whole_items_and_fields() -> None:
+    @dsl.pipeline
+    def p() -> NamedTuple("Out", fields=list, items=list):  # type: ignore[valid-type]
+        rows = dict_rows()
+        with dsl.ParallelFor(rows.output) as item:
+            d = describe(a=item.a, b=item.b)
+            w = whole(d=item)
+        out = NamedTuple("Out", fields=list, items=list)  # noqa: UP014
+        return out(fields=dsl.Collected(d.output), items=dsl.Collected(w.output))
+
+    run = flowyard.run(p)
+    assert run.state == "SUCCEEDED", run.error
+    assert sorted(run.outputs["fields"]) == ["x=1", "y=2"]
+    assert sorted(run.outputs["items"]) == ["x:1", "y:2"]
+
+
+def test_exit_handler_around_a_loop() -> None:
+    @dsl.pipeline
+    def p() -> None:
+        final = report()
+        with dsl.ExitHandler(final), dsl.ParallelFor([1, 2]):
+            boom(message="iteration broke")
+
+    run = flowyard.run(p)
+    assert run.state == "FAILED"
+    state, message, _ = str(output(run.task("report"))).split("|", 2)
+    assert state == "FAILED" and "iteration broke" in message
+
+
+def test_exit_handler_inside_nested_pipeline_and_cleanup_in_parent() -> None:
+    @dsl.pipeline
+    def inner(msg: str) -> None:
+        final = report()
+        with dsl.ExitHandler(final):
+            boom(message=msg)
+
+    @dsl.pipeline
+    def outer() -> None:
+        i = inner(msg="inner broke")
+        echo(text="cleanup").after(i).ignore_upstream_failure()
+
+    run = flowyard.run(outer)
+    assert run.state == "FAILED"
+    assert run.task("inner").state == "FAILED"
+    assert "inner broke" in (run.task("inner").error or "")
+    state, message, _ = str(output(run.task("report"))).split("|", 2)
+    assert state == "FAILED" and "inner broke" in message
+    assert run.task("echo").state == "SUCCEEDED"
+
+
+def test_final_status_of_an_ordinary_task_after_ignore_upstream_failure() -> None:
+    @dsl.pipeline
+    def p() -> None:
+        b = boom(message="watched failure")
+        report().after(b).ignore_upstream_failure()
+
+    run = flowyard.run(p)
+    assert run.state == "FAILED"
+    state, message, task = str(output(run.task("report"))).split("|", 2)
+    assert (state, task) == ("FAILED", "boom")
+    assert "watched failure" in message
+
+
+def test_condition_on_nested_pipeline_output() -> None:
+    @dsl.pipeline
+    def squared(x: int) -> int:
+        return square(x=x).output
+
+    @dsl.pipeline
+    def p(x: int) -> str:
+        s = squared(x=x)
+        with dsl.If(s.output > 10):
+            big = echo(text="big")
+        with dsl.Else():
+            small = echo(text="small")
+        return dsl.OneOf(big.output, small.output)
+
+    assert flowyard.run(p, arguments={"x": 4}).outputs["Output"] == "big"
+    assert flowyard.run(p, arguments={"x": 2}).outputs["Output"] == "small"
