@@ -83,6 +83,8 @@ class ExecutorTask:
             return await self._execute(container, params, arts, key)
         finally:
             shutil.rmtree(self.ctx.mounts_dir(self.task_id), ignore_errors=True)
+            # The env file handed to Docker/Podman holds secret values in plain text.
+            (self.ctx.task_dir(self.path) / "container.env").unlink(missing_ok=True)
 
     # caching ---------------------------------------------------------------------
     def _cache_hit(self, key: str, params: dict[str, Any]) -> TaskResult | None:
