@@ -2,8 +2,11 @@
 fails at once naming the image and what is missing; `$FLOWYARD_HOME/images.yaml` maps an
 image to a local root and PATH."""
 
+import os
 import shutil
 import stat
+import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -150,3 +153,84 @@ def test_runtime_that_does_not_answer_fails_clearly(fy_home: Path) -> None:
     assert run.state == "FAILED"
     error = run.task("train-cli").error or ""
     assert IMAGE in error and "podman" in error
+
+
+FAKE_DOCKER = r'''#!/usr/bin/env python3
+"""A stand-in for the docker CLI: `info` answers; `run` runs the entrypoint on the host with
+the --env-file applied, recording the command line it was given."""
+import os
+import sys
+
+args = sys.argv[1:]
+if args[:1] == ["info"]:
+    sys.exit(0)
+assert args[0] == "run", args
+with open(os.environ["FAKE_DOCKER_LOG"], "a") as log:
+    log.write(" ".join(args) + "\n")
+env = dict(os.environ)
+i, entrypoint, workdir = 1, None, None
+while args[i].startswith("-"):
+    flag = args[i]
+    if flag == "--rm":
+        i += 1
+        continue
+    value = args[i + 1]
+    if flag == "--env-file":
+        with open(value) as f:
+            env.update(line.rstrip("\n").split("=", 1) for line in f if "=" in line)
+    elif flag == "--entrypoint":
+        entrypoint = value
+    elif flag == "-w":
+        workdir = value
+    i += 2
+image, rest = args[i], args[i + 1:]
+env["FAKE_DOCKER_IMAGE"] = image
+os.chdir(workdir or ".")
+os.execvpe(entrypoint, [entrypoint, *rest], env)
+'''
+
+
+def test_docker_runtime_runs_the_image_with_env_and_secrets_kept_off_disk(
+        fy_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from kfp import kubernetes
+
+    from flowyard.pipelines import images
+
+    bindir = tmp_path / "fake-bin"
+    make_tool(bindir / "docker", "")
+    (bindir / "docker").write_text(FAKE_DOCKER)
+    monkeypatch.setenv("PATH", f"{bindir}:{Path(sys.executable).parent}:{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_DOCKER_LOG", str(tmp_path / "docker.log"))
+    images.engine_answers.cache_clear()
+    write_images(fy_home, {"ghcr.io/acme/tool:1": {"runtime": "docker"}})
+    value = f"tok-{uuid.uuid4().hex}"
+    from flowyard.store.secrets import SecretStore
+
+    SecretStore(open_store()).put("tool-creds", {"token": value})
+
+    @dsl.container_component
+    def in_image(result: dsl.OutputPath(str)):  # type: ignore[valid-type, no-untyped-def]
+        return dsl.ContainerSpec(
+            image="ghcr.io/acme/tool:1", command=["sh", "-ec"],
+            args=['mkdir -p "$(dirname "$0")"; printf "%s %s" "$FAKE_DOCKER_IMAGE" '
+                  '"${#TOKEN}" > "$0"', result])
+
+    @dsl.pipeline
+    def p() -> str:
+        t = in_image()
+        kubernetes.use_secret_as_env(t, secret_name="tool-creds",
+                                     secret_key_to_env={"token": "TOKEN"})
+        return t.outputs["result"]
+
+    try:
+        run = flowyard.run(p)
+    finally:
+        images.engine_answers.cache_clear()
+    assert run.state == "SUCCEEDED", run.error
+    assert run.outputs["Output"] == f"ghcr.io/acme/tool:1 {len(value)}"
+    command_line = (tmp_path / "docker.log").read_text()
+    assert "ghcr.io/acme/tool:1" in command_line
+    assert value not in command_line  # passed in a file, never on the command line
+    leaks = [str(f) for f in fy_home.rglob("*")
+             if f.is_file() and f.name != "secret.key" and value.encode() in f.read_bytes()]
+    assert leaks == [], "the secret was left on disk in plain text"
