@@ -5,6 +5,7 @@ the state of the last finished call."""
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -216,6 +217,7 @@ class Store:
 
 
 _stores: dict[str, Store] = {}
+_stores_lock = threading.Lock()
 
 
 def open_store(url: str | None = None) -> Store:
@@ -224,9 +226,13 @@ def open_store(url: str | None = None) -> Store:
     url = url or settings().database_url
     store = _stores.get(url)
     if store is None:
-        engine = make_engine(url)
-        migrate(engine)
-        store = _stores[url] = Store(engine)
+        # Two threads opening the same new database would both run its migrations.
+        with _stores_lock:
+            store = _stores.get(url)
+            if store is None:
+                engine = make_engine(url)
+                migrate(engine)
+                store = _stores[url] = Store(engine)
     return store
 
 
