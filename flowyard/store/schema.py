@@ -64,6 +64,15 @@ class Run(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+    # Control plane (revision 0003): what the KFP API shows about where a run came from.
+    description: Mapped[str] = mapped_column(Text, default="")
+    pipeline_id: Mapped[str | None] = mapped_column(String(36))
+    pipeline_version_id: Mapped[str | None] = mapped_column(String(36))
+    recurring_run_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    scheduled_at: Mapped[datetime | None]
+    archived: Mapped[bool] = mapped_column(Boolean, default=False)
+    pipeline_root: Mapped[str] = mapped_column(Text, default="")
+    service_account: Mapped[str] = mapped_column(String(255), default="")
 
 
 class Task(Base):
@@ -123,6 +132,7 @@ class Event(Base):
     task_id: Mapped[str | None] = mapped_column(String(36))
     object_kind: Mapped[str] = mapped_column(String(64), default="")
     object_name: Mapped[str] = mapped_column(String(255), default="")
+    object_namespace: Mapped[str] = mapped_column(String(253), default="")  # 0003
     type: Mapped[str] = mapped_column(String(16), default="Normal")
     reason: Mapped[str] = mapped_column(String(128))
     message: Mapped[str] = mapped_column(Text)
@@ -151,3 +161,101 @@ class Volume(Base):
     size: Mapped[str] = mapped_column(String(32), default="")
     created_by_run: Mapped[str | None] = mapped_column(String(36))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# The control plane (issue 4): pipelines as the KFP API stores them, recurring runs, and
+# Kubeflow-shaped resources. Columns the control plane needs on older tables are declared
+# on those classes above and added by revision 0003.
+
+
+class Pipeline(Base):
+    __tablename__ = "pipelines"
+    __table_args__ = (Index("ix_pipelines_ns_name", "namespace", "name", unique=True),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    display_name: Mapped[str] = mapped_column(String(255), default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    namespace: Mapped[str] = mapped_column(String(255), default="")
+    tags: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class PipelineVersion(Base):
+    __tablename__ = "pipeline_versions"
+    __table_args__ = (Index("ix_pipeline_versions_name", "pipeline_id", "name", unique=True),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    pipeline_id: Mapped[str] = mapped_column(ForeignKey("pipelines.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(255))
+    display_name: Mapped[str] = mapped_column(String(255), default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    platform_spec: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    code_source_url: Mapped[str] = mapped_column(Text, default="")
+    package_url: Mapped[str] = mapped_column(Text, default="")
+    tags: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class RecurringRun(Base):
+    """A schedule that starts runs. `last_fire_at` is the schedule time of the newest run it
+    started: the next fire time is derived from it, so a restart neither skips nor repeats."""
+
+    __tablename__ = "recurring_runs"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    display_name: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str] = mapped_column(Text, default="")
+    namespace: Mapped[str] = mapped_column(String(255), default="")
+    experiment_id: Mapped[str | None] = mapped_column(ForeignKey("experiments.id"), index=True)
+    pipeline_id: Mapped[str | None] = mapped_column(String(36))
+    pipeline_version_id: Mapped[str | None] = mapped_column(String(36))
+    # Inline pipeline (or a copy of the referenced version's): runs never depend on a
+    # version row that may be deleted later.
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    platform_spec: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    inline_spec: Mapped[bool] = mapped_column(Boolean, default=True)
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    pipeline_root: Mapped[str] = mapped_column(Text, default="")
+    service_account: Mapped[str] = mapped_column(String(255), default="")
+    max_concurrency: Mapped[int] = mapped_column(Integer, default=1)
+    no_catchup: Mapped[bool] = mapped_column(Boolean, default=False)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    cron: Mapped[str] = mapped_column(String(255), default="")
+    interval_second: Mapped[int] = mapped_column(Integer, default=0)
+    start_time: Mapped[datetime | None]
+    end_time: Mapped[datetime | None]
+    # When the schedule was (re-)enabled: fire times before it are never due.
+    enabled_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_fire_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Resource(Base):
+    """A Kubeflow-shaped object. `resource_version` comes from one counter for all objects,
+    so a watch resumes from any version it saw; deleting leaves a tombstone a watch reports."""
+
+    __tablename__ = "resources"
+    __table_args__ = (
+        Index("ix_resources_key", "group", "plural", "namespace", "name", unique=True),
+    )
+    uid: Mapped[str] = mapped_column(String(36), primary_key=True)
+    group: Mapped[str] = mapped_column(String(253))
+    version: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(128), index=True)
+    plural: Mapped[str] = mapped_column(String(128))
+    namespace: Mapped[str] = mapped_column(String(253))
+    name: Mapped[str] = mapped_column(String(253))
+    labels: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    resource_version: Mapped[int] = mapped_column(Integer, index=True)
+    generation: Mapped[int] = mapped_column(Integer, default=1)
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Counter(Base):
+    __tablename__ = "counters"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer, default=0)

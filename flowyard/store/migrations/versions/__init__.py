@@ -1,3 +1,3 @@
 """Alembic revisions. HEAD names the newest, so start-up can skip Alembic when current."""
 
-HEAD = "0002"
+HEAD = "0003"
