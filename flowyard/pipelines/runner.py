@@ -18,6 +18,7 @@ from flowyard.artifacts import ArtifactStore
 from flowyard.config import settings
 from flowyard.executors import get_executor
 from flowyard.pipelines import arguments as args_mod
+from flowyard.pipelines.cancels import watcher_for
 from flowyard.pipelines.context import RunContext
 from flowyard.pipelines.dag import run_dag
 from flowyard.pipelines.errors import PipelineError
@@ -26,8 +27,6 @@ from flowyard.pipelines.platform_spec import PlatformConfig
 from flowyard.pipelines.results import Scope
 from flowyard.store import Store, open_store
 from flowyard.store.store import DONE_TASK_STATES, TERMINAL_RUN_STATES, now
-
-CANCEL_POLL_S = 0.3
 
 
 @dataclass
@@ -160,7 +159,8 @@ async def drive(run_id: str, *, resume: bool = False, store: Store | None = None
                      started_at=row.started_at or now())
     root = asyncio.current_task()
     assert root is not None
-    watcher = asyncio.create_task(_watch_cancel(store, run_id, root))
+    watcher = watcher_for(store)
+    watcher.watch(run_id, root)
     state, error, outputs = "FAILED", None, {}
     try:
         state, dag_out = await run_dag(ctx, row.spec["root"], Scope(dict(row.arguments), {}),
@@ -173,18 +173,10 @@ async def drive(run_id: str, *, resume: bool = False, store: Store | None = None
         if not store.cancel_requested(run_id):
             raise
     finally:
-        watcher.cancel()
+        watcher.forget(run_id)
         store.update_run(run_id, state=state, error=error, outputs=outputs, finished_at=now(),
                          driver=None)
     return state
-
-
-async def _watch_cancel(store: Store, run_id: str, root: asyncio.Task[Any]) -> None:
-    while True:
-        await asyncio.sleep(CANCEL_POLL_S)
-        if await asyncio.to_thread(store.cancel_requested, run_id):
-            root.cancel()
-            return
 
 
 def _pipeline_outputs(dag_out: dict[str, Any]) -> dict[str, Any]:
