@@ -68,6 +68,19 @@ def _fork(work: Any, keep_closed: list[int]) -> int:
     return pid
 
 
+# Imported once here so that tasks don't pay for them; extend with FLOWYARD_PRELOAD=a,b.
+DEFAULT_PRELOAD = ("numpy",)
+
+
+def _preload() -> None:
+    names = [n.strip() for n in os.environ.get("FLOWYARD_PRELOAD", "").split(",") if n.strip()]
+    for name in (*DEFAULT_PRELOAD, *names):
+        # A library that is missing or fails to import is simply not preloaded; a task that
+        # needs it reports the failure itself.
+        with contextlib.suppress(Exception):
+            __import__(name)
+
+
 def main() -> None:
     # Ctrl-C in the terminal reaches the whole process group; the engine decides what a
     # cancel means, so the zygote itself ignores it.
@@ -82,6 +95,7 @@ def main() -> None:
     sel = selectors.DefaultSelector()
     sel.register(stdin, selectors.EVENT_READ, "request")
     sel.register(wake_r, selectors.EVENT_READ, "child")
+    _preload()
     write_message(stdout, ("ready", os.getpid(), None))
     while True:
         for key, _ in sel.select():
