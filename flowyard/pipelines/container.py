@@ -269,6 +269,8 @@ class ExecutorTask:
                 work, ex = self._prepare(container, params, arts)
                 await self._layer_packages(container, work)
             except (TaskError, ValueError) as exc:
+                if log.exists():  # what pip said while installing packages_to_install
+                    ctx.store.update_task(self.task_id, log_path=str(log))
                 return self._fail(str(exc), attempt)
             # PENDING while it waits for CPUs/GPUs; RUNNING (with its pid) once started.
             handle = await ctx.executor.submit(work)
