@@ -319,3 +319,69 @@ def test_package_that_cannot_be_installed_fails_naming_it(fy_home: Path) -> None
     assert "flowyard-no-such-package-xyz" in (run.error or "")
     # no half-built environment is left to be picked up by the next run
     assert not [p for p in (fy_home / "venvs").glob("*") if (p / ".ready").exists()]
+
+
+def test_package_install_failure_output_is_in_the_task_log() -> None:
+    @dsl.component(packages_to_install=["flowyard-no-such-package-xyz"])
+    def needs_missing() -> str:
+        return "unreachable"
+
+    @dsl.pipeline
+    def p() -> str:
+        return needs_missing().output
+
+    run = flowyard.run(p)
+    assert run.state == "FAILED"
+    assert "flowyard-no-such-package-xyz" in run.logs("needs-missing")
+
+
+def _wheel(folder: Path, name: str, version: str, module_source: str) -> Path:
+    """A minimal pure-Python wheel, built by hand so the test needs no index and no network."""
+    import base64
+    import hashlib
+    import zipfile
+
+    dist = f"{name}-{version}.dist-info"
+    files = {
+        f"{name}.py": module_source,
+        f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+        f"{dist}/WHEEL": "Wheel-Version: 1.0\nGenerator: flowyard-tests\nRoot-Is-Purelib: true\n"
+                         "Tag: py3-none-any\n",
+    }
+    record = []
+    for path, text in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=")
+        record.append(f"{path},sha256={digest.decode()},{len(text.encode())}")
+    record.append(f"{dist}/RECORD,,")
+    files[f"{dist}/RECORD"] = "\n".join(record) + "\n"
+    wheel = folder / f"{name}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as z:
+        for path, text in files.items():
+            z.writestr(path, text)
+    return wheel
+
+
+def test_missing_package_installed_once_into_a_layered_venv(fy_home: Path, tmp_path: Path) -> None:
+    wheel = _wheel(tmp_path, "flowyard_probe_pkg", "1.0", "ANSWER = 42\n")
+
+    @dsl.component(packages_to_install=[str(wheel)])
+    def uses_probe(x: int) -> int:
+        import yaml  # the current environment stays visible
+        from flowyard_probe_pkg import ANSWER
+
+        return ANSWER + x + len(yaml.safe_dump({}))
+
+    @dsl.pipeline
+    def p() -> int:
+        a = uses_probe(x=1)
+        return uses_probe(x=a.output).output
+
+    run = flowyard.run(p)
+    assert run.state == "SUCCEEDED", run.error
+    expected_first = 42 + 1 + 3  # yaml.safe_dump({}) == "{}\n"
+    assert run.outputs["Output"] == 42 + expected_first + 3
+    ready = [v for v in (fy_home / "venvs").iterdir() if (v / ".ready").exists()]
+    assert len(ready) == 1  # both tasks used the one environment
+    again = flowyard.run(p, enable_caching=False)
+    assert again.state == "SUCCEEDED", again.error
+    assert [v for v in (fy_home / "venvs").iterdir() if (v / ".ready").exists()] == ready
