@@ -385,3 +385,85 @@ def test_missing_package_installed_once_into_a_layered_venv(fy_home: Path, tmp_p
     again = flowyard.run(p, enable_caching=False)
     assert again.state == "SUCCEEDED", again.error
     assert [v for v in (fy_home / "venvs").iterdir() if (v / ".ready").exists()] == ready
+
+
+V1_STRUCTURED = textwrap.dedent("""\
+    name: Tag blob
+    inputs:
+    - {name: text, type: String}
+    - {name: suffix, type: String, optional: true}
+    - {name: blob}
+    outputs:
+    - {name: tagged}
+    - {name: argc, type: Integer}
+    implementation:
+      container:
+        image: busybox
+        command:
+        - sh
+        - -ec
+        - |
+          mkdir -p "$(dirname "$3")" "$(dirname "$4")"
+          printf '%s|%s|%s' "$1" "$(cat "$2")" "$6" > "$3"
+          printf '%s' "$#" > "$4"
+        - sh
+        - {concat: [tag-, {inputValue: text}]}
+        - {inputPath: blob}
+        - {outputPath: tagged}
+        - {outputPath: argc}
+        - if:
+            cond: {isPresent: suffix}
+            then: [--suffix, {inputValue: suffix}]
+    """)
+
+
+def test_v1_component_concat_if_present_and_untyped_artifacts() -> None:
+    from kfp.dsl import Artifact
+
+    tag = components.load_component_from_text(V1_STRUCTURED)
+
+    @dsl.component
+    def make_blob(blob: Output[Artifact]) -> None:
+        with open(blob.path, "w") as f:
+            f.write("blobby")
+
+    @dsl.component
+    def read_blob(a: Input[Artifact]) -> str:
+        with open(a.path) as f:
+            return f.read()
+
+    @dsl.pipeline
+    def p() -> NamedTuple("Out", plain=str, suffixed=str, argc=int):  # type: ignore[valid-type]
+        b = make_blob()
+        plain = tag(text="a", blob=b.outputs["blob"])
+        suffixed = tag(text="b", suffix="zz", blob=b.outputs["blob"])
+        out = NamedTuple("Out", plain=str, suffixed=str, argc=int)  # noqa: UP014
+        return out(plain=read_blob(a=plain.outputs["tagged"]).output,
+                   suffixed=read_blob(a=suffixed.outputs["tagged"]).output,
+                   argc=plain.outputs["argc"])
+
+    run = flowyard.run(p)
+    assert run.state == "SUCCEEDED", run.error
+    assert run.outputs["plain"] == "tag-a|blobby|"
+    assert run.outputs["suffixed"] == "tag-b|blobby|zz"
+    assert run.outputs["argc"] == 4  # the absent optional input dropped its arguments
+
+
+def test_importer_uri_from_upstream_task(tmp_path: Path) -> None:
+    data = tmp_path / "made.txt"
+
+    @dsl.component
+    def produce(path: str) -> str:
+        with open(path, "w") as f:
+            f.write("made upstream")
+        return path
+
+    @dsl.pipeline
+    def p(path: str) -> str:
+        made = produce(path=path)
+        imp = dsl.importer(artifact_uri=made.output, artifact_class=Dataset)
+        return read_text(ds=imp.output).output
+
+    run = flowyard.run(p, arguments={"path": str(data)})
+    assert run.state == "SUCCEEDED", run.error
+    assert run.outputs["Output"] == "made upstream"
