@@ -66,7 +66,9 @@ class Zygote:
             kind = message[0]
             with self._lock:
                 if kind == "exited":
-                    self._exit_future(message[1]).set_result(message[2])
+                    fut = self._exit_future(message[1])
+                    if not fut.done():  # a dead reader thread would lose every later exit
+                        fut.set_result(message[2])
                 else:
                     fut = self._started.pop(message[1])
                     if kind == "started":
@@ -116,7 +118,9 @@ class LocalHandle:
         return self._pid
 
     async def wait(self) -> int:
-        status = await asyncio.wrap_future(self._zygote.exit_status(self._pid))
+        # Shielded: a cancelled waiter must not cancel the shared exit future, which the
+        # wait() after cancel() still needs and the reader thread fulfils later.
+        status = await asyncio.shield(asyncio.wrap_future(self._zygote.exit_status(self._pid)))
         self._zygote.forget(self._pid)
         return os.waitstatus_to_exitcode(status)
 

@@ -46,8 +46,24 @@ async def run_dag(ctx: RunContext, component: dict[str, Any], scope: Scope, path
         scope.results[name] = result
         finished[name].set_result(result)
 
-    await asyncio.gather(*(one(n) for n in tasks))
+    await gather_all(*(one(n) for n in tasks))
     return dag_state(scope.results), dag_outputs(component, scope.results)
+
+
+async def gather_all(*aws: Any) -> list[Any]:
+    """asyncio.gather, except that when it is canceled it returns only once every child has
+    finished its own cleanup. (gather returns at the first canceled child; the rest were then
+    canceled a second time by asyncio.run mid-cleanup and left their tasks RUNNING.)"""
+    children = [asyncio.ensure_future(a) for a in aws]
+    try:
+        return await asyncio.gather(*children)
+    except asyncio.CancelledError:
+        for child in children:
+            if not child.cancelling():  # a second cancel would cut short its cleanup
+                child.cancel()
+        if children:
+            await asyncio.wait(children)
+        raise
 
 
 def dag_outputs(component: dict[str, Any], results: dict[str, TaskResult]) -> dict[str, Any]:

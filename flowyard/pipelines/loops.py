@@ -42,7 +42,7 @@ def _items(spec: dict[str, Any], params: dict[str, Any],
 async def run_loop(ctx: RunContext, spec: dict[str, Any], component: dict[str, Any],
                    params: dict[str, Any], arts: dict[str, list[dict[str, Any]]], path: str,
                    task_id: str) -> TaskResult:
-    from flowyard.pipelines.dag import dag_state, inner_error, run_sub_dag
+    from flowyard.pipelines.dag import dag_state, gather_all, inner_error, run_sub_dag
 
     item_input, items, artifact_items = _items(spec, params, arts)
     limit = int(spec.get("iteratorPolicy", {}).get("parallelismLimit") or 0) or len(items) or 1
@@ -71,7 +71,7 @@ async def run_loop(ctx: RunContext, spec: dict[str, Any], component: dict[str, A
             return await run_sub_dag(ctx, component, p, a, ipath, row.id)
 
     try:
-        results = await asyncio.gather(*(iteration(i, it) for i, it in enumerate(items)))
+        results = await gather_all(*(iteration(i, it) for i, it in enumerate(items)))
     except asyncio.CancelledError:
         ctx.store.finish_task(task_id, ctx.run_id, "CANCELED", empty_outputs())
         raise
