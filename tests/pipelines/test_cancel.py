@@ -1,0 +1,84 @@
+"""Cancellation: `store.request_cancel(run_id)` on a run whose tasks sleep ends it CANCELED,
+kills the task processes (Python and container alike), and starts nothing downstream."""
+
+import threading
+import time
+from pathlib import Path
+
+from kfp import dsl
+
+import flowyard
+from flowyard.store import open_store
+
+
+@dsl.component
+def sleepy(seconds: int) -> str:
+    import time
+
+    time.sleep(seconds)
+    return "woke"
+
+
+@dsl.container_component
+def shell_sleep(seconds: int):
+    return dsl.ContainerSpec(image="alpine:3", command=["sh", "-c", 'sleep "$0"'], args=[seconds])
+
+
+@dsl.component
+def mark(path: str) -> str:
+    with open(path, "w") as f:
+        f.write("ran")
+    return "ran"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+def test_request_cancel_kills_running_tasks(tmp_path: Path) -> None:
+    marker = tmp_path / "downstream-ran"
+
+    @dsl.pipeline
+    def long(marker: str):
+        py = sleepy(seconds=120).set_cpu_request("0.1")
+        sh = shell_sleep(seconds=120).set_cpu_request("0.1")
+        mark(path=marker).after(py, sh)
+
+    result: list[flowyard.Run] = []
+    worker = threading.Thread(
+        target=lambda: result.append(flowyard.run(long, arguments={"marker": str(marker)})),
+        daemon=True)
+    worker.start()
+    store = open_store()
+    deadline = time.monotonic() + 60
+    pids: list[int] = []
+    run_id = ""
+    while time.monotonic() < deadline and len(pids) < 2:
+        runs = store.list_runs()
+        if runs:
+            run_id = runs[0].id
+            pids = [t.pid for t in store.tasks(run_id)
+                    if t.state == "RUNNING" and t.pid and t.name in ("sleepy", "shell-sleep")]
+        time.sleep(0.05)
+    assert len(pids) == 2, "both sleeping tasks should be running"
+
+    assert store.request_cancel(run_id)
+    worker.join(timeout=30)
+    assert not worker.is_alive(), "the run did not end after cancellation"
+    run = result[0]
+    assert run.state == "CANCELED"
+    assert run.error and "cancel" in run.error
+    assert run.task("sleepy").state == "CANCELED"
+    assert run.task("shell-sleep").state == "CANCELED"
+    assert not marker.exists()
+    assert all(t.state != "SUCCEEDED" for t in run.tasks if t.name == "mark")
+    deadline = time.monotonic() + 10
+    while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(_alive(p) for p in pids)
+    # A finished run cannot be canceled again.
+    assert not store.request_cancel(run_id)

@@ -1,0 +1,191 @@
+"""Nothing lost: `flowyard run` killed with SIGKILL mid-run is finished by
+`flowyard run --resume RUN_ID` without re-executing any task that had finished, with its
+outputs and artifacts intact; a FAILED run is retried the same way."""
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+from kfp import dsl
+
+import flowyard
+from flowyard.pipelines.runner import reopen, resume
+from flowyard.store import open_store
+
+PIPELINE = '''
+from kfp import dsl
+from kfp.dsl import Dataset, Input, Output
+
+
+@dsl.component
+def early(counter: str, text: str, out: Output[Dataset]) -> str:
+    with open(counter, "a") as f:
+        f.write("ran\\n")
+    with open(out.path, "w") as f:
+        f.write(text)
+    out.metadata["words"] = len(text.split())
+    return text
+
+
+@dsl.component
+def slow(counter: str, ds: Input[Dataset], suffix: str) -> str:
+    import os
+    import time
+
+    before = len(open(counter).read().splitlines()) if os.path.exists(counter) else 0
+    with open(counter, "a") as f:
+        f.write(f"{os.getpid()}\\n")
+    if before == 0:
+        time.sleep(120)  # the first attempt is killed while it sleeps
+    with open(ds.path) as f:
+        return f.read() + suffix
+
+
+@dsl.pipeline
+def resumable(ca: str, cb: str, cs: str) -> str:
+    a = early(counter=ca, text="hello world").set_display_name("early-a")
+    b = early(counter=cb, text="other").set_display_name("early-b")
+    s = slow(counter=cs, ds=a.outputs["out"], suffix=b.outputs["Output"])
+    return s.output
+'''
+
+
+def _cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "flowyard.cli.main", *args]
+
+
+def _wait_for(predicate, what: str, timeout: float = 60.0):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+def test_sigkill_then_resume_loses_nothing(tmp_path: Path) -> None:
+    source = tmp_path / "resumable.py"
+    source.write_text(textwrap.dedent(PIPELINE))
+    ca, cb, cs = (tmp_path / f"{n}.count" for n in ("a", "b", "s"))
+    params = ["-p", f"ca={ca}", "-p", f"cb={cb}", "-p", f"cs={cs}"]
+    store = open_store()
+    proc = subprocess.Popen(_cli("run", str(source), "--json", *params), start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    orphan = 0
+    try:
+        def early_done_and_slow_running() -> str | None:
+            if proc.poll() is not None:
+                assert proc.stderr
+                raise AssertionError(f"flowyard run exited early: {proc.stderr.read()!r}")
+            runs = store.list_runs()
+            if not runs:
+                return None
+            tasks = {t.name: t for t in store.tasks(runs[0].id)}
+            ok = all(tasks.get(n) and tasks[n].state == "SUCCEEDED" for n in ("early-a", "early-b"))
+            if ok and tasks.get("slow") and tasks["slow"].state == "RUNNING" and cs.exists():
+                return runs[0].id
+            return None
+
+        run_id = _wait_for(early_done_and_slow_running, "the early tasks to succeed")
+        orphan = int(cs.read_text().split()[0])
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        assert proc.stdout and proc.stderr
+        proc.stdout.close()
+        proc.stderr.close()
+
+    killed = store.get_run(run_id)
+    assert killed is not None and killed.state == "RUNNING"  # nobody recorded an end
+    early_outputs = {t.name: t.outputs for t in store.tasks(run_id) if t.name.startswith("early")}
+
+    try:
+        done = subprocess.run(_cli("run", "--resume", run_id, "--json"), capture_output=True,
+                              text=True, timeout=120)
+        assert done.returncode == 0, done.stdout + done.stderr
+        result = json.loads(done.stdout.strip().splitlines()[-1])
+        assert result["run_id"] == run_id
+        assert result["state"] == "SUCCEEDED"
+        assert result["outputs"] == {"Output": "hello worldother"}
+        # The killed attempt's process was stopped, not left running beside the new one.
+        assert not _alive(orphan)
+    finally:
+        if orphan and _alive(orphan):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(orphan, signal.SIGKILL)
+
+    # The early tasks ran once; only the interrupted task ran again.
+    assert len(ca.read_text().splitlines()) == 1
+    assert len(cb.read_text().splitlines()) == 1
+    assert len(cs.read_text().splitlines()) == 2
+    run = flowyard.Run.load(run_id)
+    assert run.state == "SUCCEEDED"
+    assert {t.name: t.state for t in run.tasks} == {"early-a": "SUCCEEDED", "early-b": "SUCCEEDED",
+                                                   "slow": "SUCCEEDED"}
+    for t in run.tasks:
+        if t.name.startswith("early"):
+            assert t.outputs == early_outputs[t.name]
+    art = run.task("early-a").outputs["artifacts"]["out"][0]
+    assert Path(art["uri"]).read_text() == "hello world"
+    assert art["metadata"] == {"words": 2}
+    stored = {(a.name, a.uri) for a in store.artifacts(run_id)}
+    assert ("out", art["uri"]) in stored
+
+    again = subprocess.run(_cli("run", "--resume", run_id), capture_output=True, text=True,
+                           timeout=60)
+    assert again.returncode != 0
+    assert "already SUCCEEDED; nothing to resume" in " ".join(again.stderr.split())
+
+
+@dsl.component
+def once(counter: str) -> str:
+    with open(counter, "a") as f:
+        f.write("ran\n")
+    return "first"
+
+
+@dsl.component
+def gate(flag: str, text: str) -> str:
+    import os
+
+    if os.path.exists(flag):
+        raise RuntimeError("gate closed")
+    return text + "+second"
+
+
+def test_failed_run_is_retried_without_redoing_finished_tasks(tmp_path: Path) -> None:
+    counter, flag = tmp_path / "once.count", tmp_path / "closed"
+    flag.touch()
+
+    @dsl.pipeline
+    def two_steps(counter: str, flag: str) -> str:
+        return gate(flag=flag, text=once(counter=counter).output).output
+
+    run = flowyard.run(two_steps, arguments={"counter": str(counter), "flag": str(flag)})
+    assert run.state == "FAILED"
+    assert "gate closed" in (run.error or "")
+    flag.unlink()
+    reopen(run.id)
+    retried = resume(run.id)
+    assert retried.id == run.id
+    assert retried.state == "SUCCEEDED", retried.error
+    assert retried.outputs == {"Output": "first+second"}
+    assert retried.error is None
+    assert len(counter.read_text().splitlines()) == 1
