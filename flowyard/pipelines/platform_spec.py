@@ -77,7 +77,8 @@ class PlatformResolver:
         for kind, name_key, legacy in (("Secret", "secretNameParameter", "secretName"),
                                        ("ConfigMap", "configMapNameParameter", "configMapName")):
             for item in cfg.get(f"{_lower(kind)}AsEnv") or []:
-                data = self._lookup(kind, self._name(item, name_key, legacy), item)
+                name = self._name(item, name_key, legacy)
+                data = self._lookup(kind, name, item)
                 if data is None:
                     continue
                 data_key = "secretKey" if kind == "Secret" else "configMapKey"
@@ -85,8 +86,8 @@ class PlatformResolver:
                     if pair[data_key] not in data:
                         if item.get("optional"):
                             continue
-                        raise TaskError(f"{kind} has no key {pair[data_key]!r} for env "
-                                        f"{pair['envVar']}")
+                        raise TaskError(f"{kind} {name!r} has no key {pair[data_key]!r} for env "
+                                        f"{pair['envVar']} (its keys: {', '.join(sorted(data))})")
                     out.env[pair["envVar"]] = data[pair[data_key]]
                     if kind == "Secret":
                         out.secret_values.append(data[pair[data_key]])
@@ -108,7 +109,8 @@ class PlatformResolver:
             if volume is None:
                 raise TaskError(f"pvcMount: volume {name!r} does not exist; create it with "
                                 f"`flowyard volumes create {name}` or a CreatePVC task")
-            out.mounts.append(Mount(volume.path, item["mountPath"]))
+            out.mounts.append(Mount(_sub_path(volume.path, item.get("subPath")),
+                                    item["mountPath"]))
         for item in cfg.get("fieldPathAsEnv") or []:
             out.env[item["name"]] = self._field(item["fieldPath"], out)
         for key in NO_LOCAL_MEANING:
@@ -143,6 +145,19 @@ class PlatformResolver:
             "status.podIP": "127.0.0.1",
             "status.hostIP": "127.0.0.1",
         }.get(path, "")
+
+
+def _sub_path(root: str, sub: str | None) -> str:
+    """The folder a pvcMount binds: the volume, or its `subPath` (created on first use, as
+    the kubelet does), which must stay inside the volume."""
+    if not sub:
+        return root
+    rel = Path(sub)
+    if rel.is_absolute() or ".." in rel.parts:
+        raise TaskError(f"pvcMount: subPath {sub!r} must be a relative path inside the volume")
+    folder = Path(root) / rel
+    folder.mkdir(parents=True, exist_ok=True)
+    return str(folder)
 
 
 def _lower(kind: str) -> str:
