@@ -166,6 +166,23 @@ def test_missing_secret_fails_saying_how_to_create_it() -> None:
     assert "flowyard secrets create api-token" in error
 
 
+def test_secret_without_the_key_names_secret_and_key() -> None:
+    value = f"v-{uuid.uuid4().hex}"
+    create("secrets", "partial", password=value)
+
+    @dsl.pipeline
+    def p() -> None:
+        t = env_digest(var="USER_NAME")
+        kubernetes.use_secret_as_env(t, secret_name="partial",
+                                     secret_key_to_env={"username": "USER_NAME"})
+
+    run = flowyard.run(p)
+    assert run.state == "FAILED"
+    error = run.task("env-digest").error or ""
+    assert "partial" in error and "username" in error and "password" in error
+    assert value not in error
+
+
 def test_missing_optional_secret_is_skipped() -> None:
     @dsl.pipeline
     def p() -> str:
@@ -285,6 +302,44 @@ def test_pvc_mount_persists_between_runs_and_is_private(fy_home: Path) -> None:
     finally:
         if Path(mount).is_dir():
             Path(mount).rmdir()  # rmdir: fails loudly should anything have been left inside
+
+
+def test_pvc_mount_sub_path_binds_a_folder_inside_the_volume(fy_home: Path) -> None:
+    assert cli("volumes", "create", "models").returncode == 0
+    mount = f"/models-{uuid.uuid4().hex[:8]}"
+
+    @dsl.pipeline
+    def p() -> str:
+        w = write_file(path=f"{mount}/weights.bin", text="w1")
+        kubernetes.mount_pvc(w, pvc_name="models", mount_path=mount, sub_path="resnet/v1")
+        r = read_file(path=f"{mount}/v1/weights.bin").after(w)
+        kubernetes.mount_pvc(r, pvc_name="models", mount_path=mount, sub_path="resnet")
+        return r.output
+
+    try:
+        run = flowyard.run(p)
+        assert run.state == "SUCCEEDED", run.error
+        assert run.outputs["Output"] == "w1"
+        volume = fy_home / "volumes" / "models"
+        assert (volume / "resnet" / "v1" / "weights.bin").read_text() == "w1"
+        assert not (volume / "weights.bin").exists()
+    finally:
+        if Path(mount).is_dir():
+            Path(mount).rmdir()
+
+
+def test_pvc_sub_path_cannot_leave_the_volume() -> None:
+    assert cli("volumes", "create", "boxed").returncode == 0
+
+    @dsl.pipeline
+    def p() -> None:
+        t = read_file(path="/etc/hostname")
+        kubernetes.mount_pvc(t, pvc_name="boxed", mount_path="/boxed-never", sub_path="../..")
+
+    run = flowyard.run(p)
+    assert run.state == "FAILED"
+    assert "subPath" in (run.task("read-file").error or "")
+    assert not Path("/boxed-never").exists()
 
 
 def test_pvc_mount_of_unknown_volume_fails_with_advice() -> None:
