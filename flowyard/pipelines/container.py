@@ -78,6 +78,8 @@ class ExecutorTask:
             key = cache_key(self.component, self.executor, params, arts)
             hit = self._cache_hit(key, params)
             if hit is not None:
+                # Nothing runs: the secret and config map files written for it go at once.
+                shutil.rmtree(self.ctx.mounts_dir(self.task_id), ignore_errors=True)
                 return hit
         try:
             return await self._execute(container, params, arts, key)

@@ -7,6 +7,7 @@ as an event, never silently dropped."""
 from __future__ import annotations
 
 import re
+import shutil
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,6 +71,14 @@ class PlatformResolver:
         return item.get(legacy) or None
 
     def resolve(self) -> TaskPlatform:
+        try:
+            return self._resolve()
+        except BaseException:
+            # The task will not run: secret files already written for it must not stay.
+            shutil.rmtree(self.mounts_dir, ignore_errors=True)
+            raise
+
+    def _resolve(self) -> TaskPlatform:
         cfg, out = self.config, TaskPlatform()
         meta = cfg.get("podMetadata") or {}
         out.labels = dict(meta.get("labels") or {})
