@@ -233,6 +233,49 @@ def test_secret_as_volume_files_at_mount_path() -> None:
         host.rmdir()  # the empty mount point (see docs/kubernetes.md)
 
 
+def test_secret_volume_not_left_behind_by_a_cache_hit() -> None:
+    value = f"key-{uuid.uuid4().hex}"
+    create("secrets", "cached-tls", **{"tls.key": value})
+    mount = f"/flowyard-test-secret-{uuid.uuid4().hex[:8]}"
+
+    @dsl.pipeline
+    def p(path: str) -> str:
+        t = file_digest(path=path)
+        kubernetes.use_secret_as_volume(t, secret_name="cached-tls", mount_path=mount)
+        return t.output
+
+    try:
+        runs = [flowyard.run(p, arguments={"path": f"{mount}/tls.key"}) for _ in range(2)]
+    finally:
+        if Path(mount).is_dir():
+            Path(mount).rmdir()
+    assert [r.task("file-digest").state for r in runs] == ["SUCCEEDED", "CACHED"]
+    assert runs[1].outputs["Output"] == sha(value)
+    for r in runs:
+        assert not list(Path("/dev/shm").glob(f"flowyard-{r.task('file-digest').id}*"))
+        leftovers = [f for f in Path("/dev/shm").glob("flowyard-*/**/*")
+                     if f.is_file() and value.encode() in f.read_bytes()]
+        assert leftovers == []
+
+
+def test_secret_volume_not_left_behind_when_the_task_cannot_start() -> None:
+    value = f"key-{uuid.uuid4().hex}"
+    create("secrets", "early-tls", **{"tls.key": value})
+
+    @dsl.pipeline
+    def p() -> None:
+        t = read_file(path="/x/tls.key")
+        kubernetes.use_secret_as_volume(t, secret_name="early-tls", mount_path="/x")
+        kubernetes.mount_pvc(t, pvc_name="no-such-volume", mount_path="/y")
+
+    run = flowyard.run(p)
+    assert run.state == "FAILED"
+    assert "no-such-volume" in (run.task("read-file").error or "")
+    leftovers = [f for f in Path("/dev/shm").glob("flowyard-*/**/*")
+                 if f.is_file() and value.encode() in f.read_bytes()]
+    assert leftovers == []
+
+
 # config maps -------------------------------------------------------------------------
 def test_config_map_as_env_and_volume() -> None:
     create("configmaps", "settings", mode="fast", level="3")
