@@ -33,7 +33,9 @@ def build_executor_input(
 ) -> dict[str, Any]:
     """`output_uri(name)` gives where output artifact `name` is written."""
     out_defs = component.get("outputDefinitions", {})
-    inputs: dict[str, Any] = {"parameterValues": dict(parameters)}
+    inputs: dict[str, Any] = {"parameterValues": {
+        k: _protojson_numbers(v) if isinstance(v, list | dict) else v
+        for k, v in parameters.items()}}
     if artifacts:
         inputs["artifacts"] = {
             name: {"artifacts": [_for_input(a) for a in arts]} for name, arts in artifacts.items()
@@ -52,6 +54,19 @@ def build_executor_input(
         }
     outputs["outputFile"] = str(task_dir / EXECUTOR_OUTPUT)
     return {"inputs": inputs, "outputs": outputs}
+
+
+def _protojson_numbers(value: Any) -> Any:
+    """Numbers inside a list or struct as Kubeflow hands them over: the compiler stores every
+    one as a float (`[1, 2]` becomes `[1.0, 2.0]`) and KFP's Go backend writes integral
+    floats back as integers (protojson), so a component gets `[1, 2]` again."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e21:
+        return int(value)
+    if isinstance(value, list):
+        return [_protojson_numbers(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _protojson_numbers(v) for k, v in value.items()}
+    return value
 
 
 def _for_input(art: dict[str, Any]) -> dict[str, Any]:
