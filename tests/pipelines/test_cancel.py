@@ -82,3 +82,12 @@ def test_request_cancel_kills_running_tasks(tmp_path: Path) -> None:
     assert not any(_alive(p) for p in pids)
     # A finished run cannot be canceled again.
     assert not store.request_cancel(run_id)
+
+    # The engine process is still healthy: the next run's tasks start and are seen to end.
+    @dsl.pipeline
+    def quick(marker: str):
+        mark(path=marker)
+
+    after = flowyard.run(quick, arguments={"marker": str(marker)})
+    assert after.state == "SUCCEEDED", after.error
+    assert marker.read_text() == "ran"
