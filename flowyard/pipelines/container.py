@@ -19,7 +19,7 @@ from flowyard.pipelines.errors import TaskError
 from flowyard.pipelines.executor_io import build_executor_input, collect_outputs, runtime_artifact
 from flowyard.pipelines.logs import failure_summary
 from flowyard.pipelines.placeholders import JobContext, resolve_command, resolve_text
-from flowyard.pipelines.platform_spec import TaskPlatform
+from flowyard.pipelines.platform_spec import TaskPlatform, release
 from flowyard.pipelines.resources import requested_resources
 from flowyard.pipelines.results import TaskResult, empty_outputs
 from flowyard.pipelines.retry import RetryPolicy
@@ -79,12 +79,12 @@ class ExecutorTask:
             hit = self._cache_hit(key, params)
             if hit is not None:
                 # Nothing runs: the secret and config map files written for it go at once.
-                shutil.rmtree(self.ctx.mounts_dir(self.task_id), ignore_errors=True)
+                release(self.ctx.mounts_dir(self.task_id), self.task_id)
                 return hit
         try:
             return await self._execute(container, params, arts, key)
         finally:
-            shutil.rmtree(self.ctx.mounts_dir(self.task_id), ignore_errors=True)
+            release(self.ctx.mounts_dir(self.task_id), self.task_id)
             # The env file handed to Docker/Podman holds secret values in plain text.
             (self.ctx.task_dir(self.path) / "container.env").unlink(missing_ok=True)
 

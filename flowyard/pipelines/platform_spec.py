@@ -16,7 +16,8 @@ from typing import Any
 from flowyard.pipelines.errors import TaskError
 
 # Keys of an executor's platform config that only mean something to a Kubernetes scheduler.
-NO_LOCAL_MEANING = ("nodeSelector", "tolerations", "nodeAffinity", "imagePullSecret",
+NO_LOCAL_MEANING = ("nodeSelector", "tolerations", "nodeAffinity", "podAffinity",
+                    "securityContext", "imagePullSecret",
                     "imagePullPolicy", "activeDeadlineSeconds", "enabledSharedMemory")
 _FIELD = re.compile(r"^metadata\.(labels|annotations)\['([^']+)'\]$")
 
@@ -75,7 +76,7 @@ class PlatformResolver:
             return self._resolve()
         except BaseException:
             # The task will not run: secret files already written for it must not stay.
-            shutil.rmtree(self.mounts_dir, ignore_errors=True)
+            release(self.mounts_dir, self.task_id)
             raise
 
     def _resolve(self) -> TaskPlatform:
@@ -120,6 +121,13 @@ class PlatformResolver:
                                 f"`flowyard volumes create {name}` or a CreatePVC task")
             out.mounts.append(Mount(_sub_path(volume.path, item.get("subPath")),
                                     item["mountPath"]))
+        for item in [*(cfg.get("emptyDirMounts") or []),
+                     *(cfg.get("genericEphemeralVolume") or [])]:
+            # A fresh folder that lives as long as the task, as a pod's emptyDir does.
+            base = self.mounts_dir if item.get("medium") == "Memory" else scratch_dir(self.task_id)
+            folder = base / f"volume-{item.get('volumeName') or len(out.mounts)}"
+            folder.mkdir(parents=True, exist_ok=True)
+            out.mounts.append(Mount(str(folder), item["mountPath"]))
         for item in cfg.get("fieldPathAsEnv") or []:
             out.env[item["name"]] = self._field(item["fieldPath"], out)
         for key in NO_LOCAL_MEANING:
@@ -154,6 +162,19 @@ class PlatformResolver:
             "status.podIP": "127.0.0.1",
             "status.hostIP": "127.0.0.1",
         }.get(path, "")
+
+
+def scratch_dir(task_id: str) -> Path:
+    """Where a task's disk-backed emptyDir and ephemeral volumes live while it runs."""
+    from flowyard.config import settings
+
+    return settings().work_dir / "scratch" / task_id
+
+
+def release(mounts_dir: Path, task_id: str) -> None:
+    """Remove what a task's mounts were made of (secret files, scratch volumes)."""
+    shutil.rmtree(mounts_dir, ignore_errors=True)
+    shutil.rmtree(scratch_dir(task_id), ignore_errors=True)
 
 
 def _sub_path(root: str, sub: str | None) -> str:
