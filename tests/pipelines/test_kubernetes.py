@@ -474,3 +474,64 @@ def test_node_selector_and_toleration_recorded_as_event() -> None:
     assert len(ignored) == 1
     assert ignored[0].type == "Warning"
     assert "nodeSelector" in ignored[0].message and "tolerations" in ignored[0].message
+
+
+@dsl.component
+def scratch_roundtrip(folder: str) -> str:
+    import os
+
+    before = sorted(os.listdir(folder))
+    with open(os.path.join(folder, "tmp.bin"), "w") as f:
+        f.write("scratch")
+    with open(os.path.join(folder, "tmp.bin")) as f:
+        return f"{before}|{f.read()}"
+
+
+def test_empty_dir_and_ephemeral_volume_are_fresh_private_folders(fy_home: Path) -> None:
+    disk = f"/scratch-{uuid.uuid4().hex[:8]}"
+    memory = f"/shm-{uuid.uuid4().hex[:8]}"
+    eph = f"/eph-{uuid.uuid4().hex[:8]}"
+
+    @dsl.pipeline
+    def p() -> None:
+        a = scratch_roundtrip(folder=disk)
+        kubernetes.empty_dir_mount(a, volume_name="scratch", mount_path=disk)
+        b = scratch_roundtrip(folder=memory)
+        kubernetes.empty_dir_mount(b, volume_name="cache", mount_path=memory, medium="Memory")
+        c = scratch_roundtrip(folder=eph)
+        kubernetes.add_ephemeral_volume(c, volume_name="work", mount_path=eph,
+                                        access_modes=["ReadWriteOnce"], size="1Gi")
+
+    try:
+        for _ in range(2):  # each run starts from an empty folder
+            run = flowyard.run(p, enable_caching=False)
+            assert run.state == "SUCCEEDED", run.error
+            for name in ("scratch-roundtrip", "scratch-roundtrip-2", "scratch-roundtrip-3"):
+                assert param(run, name) == "[]|scratch"
+        for path in (disk, memory, eph):
+            assert not Path(path, "tmp.bin").exists()  # nothing reached the host
+        # and nothing of the scratch volumes is kept once the tasks end
+        assert not [f for f in fy_home.rglob("tmp.bin")]
+        assert not [f for f in Path("/dev/shm").glob("flowyard-*/**/tmp.bin")]
+    finally:
+        for path in (disk, memory, eph):
+            if Path(path).is_dir():
+                Path(path).rmdir()
+
+
+def test_every_pod_setting_without_local_meaning_is_recorded() -> None:
+    @dsl.pipeline
+    def p() -> str:
+        t = read_env(var="HOME")
+        kubernetes.set_security_context(t, run_as_user=1000, run_as_non_root=True)
+        kubernetes.set_image_pull_secrets(t, ["regcred"])
+        kubernetes.add_node_affinity(
+            t, match_expressions=[{"key": "zone", "operator": "In", "values": ["a"]}])
+        return t.output
+
+    run = flowyard.run(p)
+    assert run.state == "SUCCEEDED", run.error
+    messages = " ".join(e.message for e in open_store().events(run.id)
+                        if e.reason == "IgnoredLocally")
+    for key in ("securityContext", "imagePullSecret", "nodeAffinity"):
+        assert key in messages
