@@ -29,10 +29,12 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=60, env=dict(os.environ))
 
 
-def create(kind: str, name: str, **pairs: str) -> None:
+def create(kind: str, name: str, **pairs: str) -> str:
+    """`flowyard KIND create NAME --from-literal K=V...`; returns what it printed."""
     literals = [a for k, v in pairs.items() for a in ("--from-literal", f"{k}={v}")]
     proc = cli(kind, "create", name, *literals)
     assert proc.returncode == 0, proc.stderr
+    return proc.stdout + proc.stderr
 
 
 def sha(text: str) -> str:
@@ -95,7 +97,7 @@ def write_file(path: str, text: str) -> str:
 # secrets -------------------------------------------------------------------------------
 def test_secret_as_env_reaches_component_and_is_never_shown(fy_home: Path) -> None:
     value = f"s3cr3t-{uuid.uuid4().hex}"
-    create("secrets", "db-creds", password=value)
+    assert value not in create("secrets", "db-creds", password=value)
 
     @dsl.pipeline
     def p() -> str:
@@ -535,3 +537,25 @@ def test_every_pod_setting_without_local_meaning_is_recorded() -> None:
                         if e.reason == "IgnoredLocally")
     for key in ("securityContext", "imagePullSecret", "nodeAffinity"):
         assert key in messages
+
+
+@pytest.mark.xfail(strict=True, reason="activeDeadlineSeconds (kubernetes.set_timeout) is only "
+                   "recorded as IgnoredLocally; a local run could enforce it as a task timeout")
+def test_timeout_stops_a_task_that_runs_too_long() -> None:
+    @dsl.component
+    def slow() -> str:
+        import time
+
+        time.sleep(4)
+        return "finished"
+
+    @dsl.pipeline
+    def p() -> str:
+        t = slow()
+        kubernetes.set_timeout(t, seconds=1)
+        return t.output
+
+    run = flowyard.run(p)
+    assert run.state == "FAILED"
+    error = (run.task("slow").error or "").lower()
+    assert "deadline" in error or "timeout" in error or "timed out" in error
