@@ -27,6 +27,9 @@ from flowyard.pipelines.venvs import ensure_venv, site_packages
 from flowyard.store.store import ArtifactRecord, now
 from flowyard.store.volumes import VolumeStore
 
+_METADATA_ONLY = frozenset({"system.Metrics", "system.ClassificationMetrics",
+                            "system.SlicedClassificationMetrics"})
+
 
 def _records(outputs: dict[str, Any]) -> list[ArtifactRecord]:
     return [
@@ -94,7 +97,9 @@ class ExecutorTask:
         if prior is None:
             return None
         outputs = prior.outputs or empty_outputs()
-        uris = [a["uri"] for arts in outputs["artifacts"].values() for a in arts]
+        # Metrics artifacts live in their metadata; kfp writes no file for them.
+        uris = [a["uri"] for arts in outputs["artifacts"].values() for a in arts
+                if a.get("type", {}).get("schemaTitle") not in _METADATA_ONLY]
         if not all(self.ctx.artifacts.exists(u) for u in uris):
             return None
         stored = self.ctx.store.finish_task(
