@@ -6,7 +6,7 @@ appends to a counter file outside the artifact root, so "did it execute" is a li
 from pathlib import Path
 
 from kfp import dsl
-from kfp.dsl import Dataset, Input, Output
+from kfp.dsl import Dataset, Input, Metrics, Output
 
 import flowyard
 from flowyard.store import open_store
@@ -176,3 +176,28 @@ def test_failed_tasks_are_never_cache_hits(tmp_path: Path) -> None:
     run = flowyard.run(p, arguments={"flag": str(flag)})
     assert run.state == "SUCCEEDED"
     assert run.task("maybe-fail").state == "SUCCEEDED"
+
+
+@dsl.component
+def evaluate(counter: str, metrics: Output[Metrics]) -> float:
+    with open(counter, "a") as f:
+        f.write("ran\n")
+    metrics.log_metric("accuracy", 0.8)
+    return 0.8
+
+
+def test_tasks_that_log_metrics_are_cached(tmp_path: Path) -> None:
+    """kfp writes no file for a Metrics artifact (it is all metadata), which must not make
+    every training step a cache miss."""
+    counter = tmp_path / "evaluate.txt"
+
+    @dsl.pipeline
+    def p(c: str) -> float:
+        return evaluate(counter=c).outputs["Output"]
+
+    first = flowyard.run(p, arguments={"c": str(counter)})
+    second = flowyard.run(p, arguments={"c": str(counter)})
+    assert second.task("evaluate").state == "CACHED"
+    assert second.outputs == first.outputs == {"Output": 0.8}
+    assert runs_of(counter) == 1
+    assert [(m.key, m.value) for m in open_store().metrics(second.id)] == [("accuracy", 0.8)]
