@@ -559,3 +559,28 @@ def test_timeout_stops_a_task_that_runs_too_long() -> None:
     assert run.state == "FAILED"
     error = (run.task("slow").error or "").lower()
     assert "deadline" in error or "timeout" in error or "timed out" in error
+
+
+def test_platform_config_of_a_pipeline_loaded_from_yaml(tmp_path: Path) -> None:
+    from kfp import components
+
+    create("secrets", "inner-secret", token="tok")
+
+    @dsl.pipeline
+    def inner() -> str:
+        t = env_digest(var="TOKEN")
+        kubernetes.use_secret_as_env(t, secret_name="inner-secret",
+                                     secret_key_to_env={"token": "TOKEN"})
+        return t.output
+
+    path = tmp_path / "inner.yaml"
+    compiler.Compiler().compile(inner, str(path))
+    loaded = components.load_component_from_file(str(path))
+
+    @dsl.pipeline
+    def outer() -> str:
+        return loaded().output
+
+    run = flowyard.run(outer)
+    assert run.state == "SUCCEEDED", run.error
+    assert run.outputs["Output"] == sha("tok")
