@@ -225,6 +225,12 @@ def demo() -> None:
         resume="", name="")
 
 
+# The control plane (issue 4): up, apply, get, describe, delete, wait, logs KIND NAME.
+from flowyard.cli.resources import register as _register_control_plane  # noqa: E402
+
+_register_control_plane(app)
+
+
 def main() -> None:
     app()
 

@@ -1,0 +1,59 @@
+"""`flowyard up`: the API, the dashboard's backend, the scheduler, the controllers and the
+local executor in one process."""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import json
+import os
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+err = Console(stderr=True)
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def up(
+    host: Annotated[str, typer.Option(help="Address to listen on. Loopback by default: the API "
+                                           "runs code, so expose it only on purpose")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8765,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
+) -> None:
+    """Serve the Kubeflow Pipelines API and the resources API, run pipeline runs and
+    recurring runs, and resume whatever a previous server left running."""
+    import uvicorn
+
+    from flowyard.api.app import create_app
+    from flowyard.client import server_file
+    from flowyard.config import settings
+    from flowyard.executors import get_executor
+
+    if not _loopback(host):
+        err.print(f"[yellow]warning:[/yellow] listening on {host}: the API has no "
+                  "authentication, and anyone who reaches it can run code as this user")
+    get_executor("local").warm_up()  # type: ignore[attr-defined]
+    url_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    info = server_file()
+    info.parent.mkdir(parents=True, exist_ok=True)
+    info.write_text(json.dumps({"url": f"http://{url_host}:{port}", "pid": os.getpid()}))
+    err.print(f"Flowyard {settings().home} serving on http://{url_host}:{port} "
+              f"(KFP API at /apis/v2beta1, OpenAPI at /openapi.json)", highlight=False)
+    config = uvicorn.Config(create_app(), host=host, port=port, log_level=log_level,
+                            timeout_graceful_shutdown=5, access_log=False)
+    try:
+        uvicorn.Server(config).run()
+    finally:
+        with contextlib.suppress(OSError, ValueError):
+            if json.loads(info.read_text()).get("pid") == os.getpid():
+                info.unlink()

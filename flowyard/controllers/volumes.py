@@ -1,0 +1,39 @@
+"""PersistentVolumeClaim -> a named local volume: a folder under $FLOWYARD_HOME/volumes that
+pipeline tasks mount by the claim's name (see pipelines/platform_spec.py)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from flowyard.controllers.registry import ControllerContext, Outcome
+from flowyard.store.volumes import VolumeStore
+
+
+class VolumeClaimController:
+    group = ""
+    kind = "PersistentVolumeClaim"
+
+    async def reconcile(self, obj: dict[str, Any], ctx: ControllerContext) -> Outcome:
+        name = obj["metadata"]["name"]
+        status = obj.get("status") or {}
+        spec = obj.get("spec") or {}
+        size = str(((spec.get("resources") or {}).get("requests") or {}).get("storage", ""))
+        volumes = VolumeStore(ctx.store)
+        existed = await asyncio.to_thread(volumes.get, name)
+        vol = existed or await asyncio.to_thread(volumes.create, name, size)
+        want = {"phase": "Bound", "accessModes": spec.get("accessModes", ["ReadWriteOnce"]),
+                "capacity": {"storage": size} if size else {},
+                "conditions": [{"type": "Bound", "status": "True", "reason": "LocalVolume",
+                                "message": f"bound to {vol.path}"}]}
+        if status == want:
+            return Outcome()
+        events = [] if existed else [("Normal", "Provisioned",
+                                      f"created local volume {name} at {vol.path}")]
+        return Outcome(status=want, events=events)
+
+    async def finalize(self, obj: dict[str, Any], ctx: ControllerContext) -> list[
+            tuple[str, str, str]]:
+        name = obj["metadata"]["name"]
+        removed = await asyncio.to_thread(VolumeStore(ctx.store).delete, name)
+        return [("Normal", "Deleted", f"removed local volume {name}")] if removed else []

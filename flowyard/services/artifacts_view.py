@@ -1,0 +1,194 @@
+"""Artifacts for the dashboard: browse by type and run, read a bounded preview of the bytes,
+open the file for download, and lineage (the task that produced an artifact and the tasks
+that consumed it, found in the consumers' recorded inputs)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+from sqlalchemy import String, cast, distinct, select
+
+from flowyard.services.context import Services
+from flowyard.services.errors import NotFound
+from flowyard.store.query import Page, Predicate, list_page
+from flowyard.store.schema import Artifact, Run, Task
+
+PREVIEW_BYTES = 200_000
+_COLUMNS = {"created_at": Artifact.created_at, "schema_title": Artifact.schema_title,
+            "run_id": Artifact.run_id, "name": Artifact.name, "id": Artifact.id}
+IMAGE_TYPES = {b"\x89PNG": "image/png", b"\xff\xd8\xff": "image/jpeg", b"GIF8": "image/gif"}
+
+
+def _art(a: Artifact) -> dict[str, Any]:
+    return {"id": a.id, "name": a.name, "type": a.schema_title, "uri": a.uri,
+            "metadata": a.metadata_ or {}, "run_id": a.run_id, "task_id": a.task_id,
+            "created_at": a.created_at}
+
+
+def artifacts_page(svc: Services, *, schema_title: str | None = None, run_id: str | None = None,
+                   search: str | None = None, page: int = 0, size: int = 25) -> dict[str, Any]:
+    preds = []
+    if schema_title:
+        preds.append(Predicate("schema_title", "EQUALS", schema_title))
+    if run_id:
+        preds.append(Predicate("run_id", "EQUALS", run_id))
+    if search:
+        preds.append(Predicate("name", "IS_SUBSTRING", search))
+    rows, total = list_page(svc.store, Artifact, _COLUMNS,
+                            Page(preds, "created_at", True, page * size, size))
+    run_names: dict[str, str] = {}
+    ids = {r.run_id for r in rows if r.run_id}
+    if ids:
+        with svc.store.session() as s:
+            run_names = dict(s.execute(select(Run.id, Run.display_name).where(Run.id.in_(ids))).all())
+    out = []
+    for r in rows:
+        d = _art(r)
+        d["run_name"] = run_names.get(r.run_id or "", "")
+        out.append(d)
+    return {"artifacts": out, "total": total, "page": page, "size": size}
+
+
+def artifact_types(svc: Services) -> list[str]:
+    with svc.store.session() as s:
+        return list(s.scalars(select(distinct(Artifact.schema_title))
+                              .order_by(Artifact.schema_title)))
+
+
+def get(svc: Services, artifact_id: str) -> dict[str, Any]:
+    with svc.store.session() as s:
+        row = s.get(Artifact, artifact_id)
+    if row is None:
+        raise NotFound(f"no artifact {artifact_id}")
+    return _art(row)
+
+
+def _consumes(task: Task, artifact_id: str, uri: str) -> list[str]:
+    """The input names under which `task` received the artifact."""
+    names = []
+    for name, arts in ((task.inputs or {}).get("artifacts") or {}).items():
+        for a in arts or []:
+            if a.get("artifactId") == artifact_id or a.get("uri") == uri:
+                names.append(name)
+                break
+    return names
+
+
+def lineage(svc: Services, artifact_id: str) -> dict[str, Any]:
+    art = get(svc, artifact_id)
+    with svc.store.session() as s:
+        producer = s.get(Task, art["task_id"]) if art["task_id"] else None
+        # Inputs are JSON; a text match narrows the scan, _consumes() then checks precisely.
+        candidates = s.scalars(select(Task).where(
+            cast(Task.inputs, String).contains(art["uri"], autoescape=True)).limit(500)).all()
+        run_names = dict(s.execute(select(Run.id, Run.display_name).where(
+            Run.id.in_({t.run_id for t in candidates} | {art["run_id"] or ""}))).all())
+    consumers = []
+    for t in candidates:
+        # Sub-DAGs and loops pass artifacts through; the executing tasks are the consumers.
+        if t.kind not in ("container", "importer"):
+            continue
+        inputs = _consumes(t, artifact_id, art["uri"])
+        if inputs:
+            consumers.append({"task_id": t.id, "name": t.name, "path": t.path, "run_id": t.run_id,
+                              "run_name": run_names.get(t.run_id, ""), "inputs": inputs,
+                              "state": t.state})
+    prod = ({"task_id": producer.id, "name": producer.name, "path": producer.path,
+             "run_id": producer.run_id, "state": producer.state,
+             "run_name": run_names.get(producer.run_id, "")} if producer else None)
+    return {"artifact": art, "producer": prod, "consumers": consumers}
+
+
+def _fs_for(uri: str) -> tuple[Any, str]:
+    from fsspec.core import url_to_fs
+
+    return url_to_fs(uri)
+
+
+def read_bytes(uri: str, limit: int = PREVIEW_BYTES) -> tuple[bytes, bool]:
+    """Up to `limit` bytes of the artifact's file (or its single file, for a folder) and
+    whether there was more."""
+    fs, path = _fs_for(uri)
+    if not fs.exists(path):
+        # Components often write beside the given path (`model.path + ".npz"`).
+        near = fs.glob(path + ".*")
+        if len(near) != 1:
+            return b"", False
+        path = near[0]
+    if fs.isdir(path):
+        files = [f for f in fs.find(path) if fs.isfile(f)]
+        if len(files) != 1:
+            listing = "\n".join(f[len(path):].lstrip("/") for f in files[:200])
+            return listing.encode(), len(files) > 200
+        path = files[0]
+    with fs.open(path, "rb") as f:
+        data = f.read(limit + 1)
+    return data[:limit], len(data) > limit
+
+
+def preview(uri: str, type_: str = "", name: str = "") -> dict[str, Any]:
+    """What the UI shows for an artifact's content: `kind` is one of image, csv, json,
+    text, binary, missing; `ui_metadata` is set for a v1 mlpipeline-ui-metadata file."""
+    data, truncated = read_bytes(uri)
+    if not data:
+        return {"kind": "missing", "truncated": False}
+    for magic, mime in IMAGE_TYPES.items():
+        if data.startswith(magic):
+            return {"kind": "image", "mime": mime, "truncated": truncated}
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return {"kind": "binary", "size": len(data), "truncated": truncated}
+    out: dict[str, Any] = {"kind": "text", "text": text, "truncated": truncated}
+    stripped = text.lstrip()
+    if stripped[:1] in "{[":
+        try:
+            doc = json.loads(text)
+            out.update(kind="json", json=doc)
+            if isinstance(doc, dict) and isinstance(doc.get("outputs"), list) and (
+                    "ui-metadata" in name or all(isinstance(o, dict) and "type" in o
+                                                 for o in doc["outputs"])):
+                out["ui_metadata"] = doc["outputs"]
+        except ValueError:
+            pass
+    elif uri.endswith((".csv", ".tsv")) or _looks_csv(text):
+        out.update(kind="csv", rows=parse_csv(text)[:200])
+    return out
+
+
+def _looks_csv(text: str) -> bool:
+    lines = [ln for ln in text.splitlines()[:5] if ln.strip()]
+    return len(lines) >= 2 and all(ln.count(",") == lines[0].count(",") > 0 for ln in lines)
+
+
+def parse_csv(text: str) -> list[list[str]]:
+    return [row for row in csv.reader(io.StringIO(text)) if row]
+
+
+def read_source(source: str, storage: str = "") -> str:
+    """A v1 visualization's `source`: inline text, or a path/URI to read (bounded)."""
+    if storage == "inline":
+        return source
+    data, _ = read_bytes(source)
+    return data.decode(errors="replace")
+
+
+def open_for_download(svc: Services, artifact_id: str) -> tuple[str, Any, bool]:
+    """(file name, an open binary file, is_zip). A folder artifact is zipped in memory."""
+    art = get(svc, artifact_id)
+    fs, path = _fs_for(art["uri"])
+    if not fs.exists(path):
+        raise NotFound(f"artifact {artifact_id}: {art['uri']} no longer exists")
+    if fs.isdir(path):
+        import zipfile
+
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+            for f in fs.find(path):
+                zf.writestr(f[len(path):].lstrip("/"), fs.cat_file(f))
+        buf.seek(0)
+        return f"{art['name']}.zip", buf, True
+    return art["name"], fs.open(path, "rb"), False

@@ -1,0 +1,65 @@
+"""The control plane as one set of asyncio tasks in the caller's loop: the run launcher, the
+recurring-run scheduler and the controller manager. `flowyard up` starts all of it; the
+in-process client starts the launcher and controllers in a background loop."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+from flowyard.controllers.manager import ControllerManager
+from flowyard.services.context import Services
+from flowyard.services.launcher import BackgroundLoop, Launcher
+from flowyard.services.recovery import resume_orphans
+from flowyard.services.scheduler import run_scheduler
+from flowyard.store import Store, open_store
+
+
+class ControlPlane:
+    def __init__(self, store: Store | None = None, *, scheduler: bool = True,
+                 controllers: bool = True, recover: bool = True) -> None:
+        self.store = store or open_store()
+        self.with_scheduler, self.with_controllers, self.recover = scheduler, controllers, recover
+        self.services: Services | None = None
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[Any]] = []
+
+    async def start(self) -> Services:
+        loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        svc = self.services = Services(self.store, Launcher(loop, self.store))
+        if self.recover:
+            await asyncio.to_thread(resume_orphans, svc)
+        if self.with_scheduler:
+            self._tasks.append(loop.create_task(run_scheduler(svc, self._stop), name="scheduler"))
+        if self.with_controllers:
+            manager = ControllerManager(self.store, svc)
+            self._tasks.append(loop.create_task(manager.run(self._stop), name="controllers"))
+        return svc
+
+    async def stop(self) -> None:
+        self._stop.set()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        if self.services is not None:
+            await self.services.launcher.stop()
+
+
+_local: dict[str, Services] = {}
+_local_lock = threading.Lock()
+
+
+def local_services(store: Store | None = None) -> Services:
+    """Services for this process without a server: runs are driven in a background loop.
+    One per store URL per process."""
+    store = store or open_store()
+    key = str(store.engine.url)
+    with _local_lock:
+        svc = _local.get(key)
+        if svc is None:
+            bg = BackgroundLoop()
+            plane = ControlPlane(store, scheduler=False, recover=False)
+            svc = asyncio.run_coroutine_threadsafe(plane.start(), bg.loop).result()
+            _local[key] = svc
+        return svc

@@ -1,0 +1,56 @@
+"""Pipelines uploaded from the dashboard: a compiled YAML/JSON (through the KFP upload
+service) or a `.py` file holding a `@dsl.pipeline`, compiled here. A file whose pipeline name
+already exists becomes a new version of that pipeline."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path, PurePath
+from typing import Any
+
+from flowyard.pipelines.errors import PipelineError
+from flowyard.pipelines.loader import load_pipeline
+from flowyard.services import pipelines
+from flowyard.services.context import Services
+from flowyard.services.errors import InvalidArgument, NotFound
+from flowyard.store.store import now
+
+
+def _compile_python(data: bytes, filename: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    with tempfile.TemporaryDirectory(prefix="flowyard-upload-") as tmp:
+        path = Path(tmp) / (PurePath(filename).name or "pipeline.py")
+        path.write_bytes(data)
+        try:
+            doc = load_pipeline(str(path))
+        except PipelineError as exc:
+            raise InvalidArgument(f"{filename}: {exc}") from None
+        except Exception as exc:  # the user's module can fail anywhere on import
+            raise InvalidArgument(f"{filename}: {type(exc).__name__}: {exc}") from None
+    return doc.spec, doc.platform_spec
+
+
+def upload(svc: Services, data: bytes, filename: str, name: str = "",
+           description: str = "") -> dict[str, Any]:
+    """Store the file as a pipeline (or a new version of the pipeline with its name);
+    returns {pipeline_id, pipeline_version_id}."""
+    if filename.endswith(".py"):
+        spec, platform = _compile_python(data, filename)
+    else:
+        spec, platform = pipelines.parse_package(data, filename)
+    name = name.strip() or str(spec.get("pipelineInfo", {}).get("name")) or PurePath(
+        filename).stem
+    version = {"name": f"{name} {now().strftime('%Y-%m-%d %H:%M:%S')}",
+               "pipeline_spec": ({"pipeline_spec": spec, "platform_spec": platform}
+                                 if platform else spec), "description": description}
+    try:
+        existing = pipelines.get_by_name(svc, name)
+    except NotFound:
+        pipelines.create_with_version(svc, {
+            "pipeline": {"name": name, "description": description},
+            "pipeline_version": version})
+        existing = pipelines.get_by_name(svc, name)
+        ver = pipelines.version_row(svc, existing["pipeline_id"], "")
+        return {"pipeline_id": existing["pipeline_id"], "pipeline_version_id": ver.id}
+    out = pipelines.create_version(svc, existing["pipeline_id"], version)
+    return {"pipeline_id": existing["pipeline_id"],
+            "pipeline_version_id": out["pipeline_version_id"]}
