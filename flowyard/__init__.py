@@ -7,9 +7,10 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
+    from flowyard.client import Client
     from flowyard.pipelines.runner import Run
 
-__all__ = ["Run", "__version__", "run"]
+__all__ = ["Client", "Run", "__version__", "run"]
 
 
 def run(
@@ -38,4 +39,8 @@ def __getattr__(name: str) -> Any:
         from flowyard.pipelines.runner import Run
 
         return Run
+    if name == "Client":
+        from flowyard.client import Client
+
+        return Client
     raise AttributeError(name)
