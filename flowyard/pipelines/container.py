@@ -284,12 +284,18 @@ class ExecutorTask:
             ctx.store.update_task(self.task_id, state="RUNNING", attempts=attempt,
                                   log_path=work.log_path, inputs=_inputs_view(params, arts),
                                   started_at=now(), pid=handle.pid, cache_key=key)
+            waiter = asyncio.ensure_future(handle.wait())
+            deadline_hit = False
             try:
-                code = await handle.wait()
+                code = await asyncio.wait_for(asyncio.shield(waiter), self.platform.timeout)
+            except TimeoutError:
+                # kubernetes.set_timeout: the pod's activeDeadlineSeconds, enforced here.
+                handle.cancel()
+                code, deadline_hit = await waiter, True
             except asyncio.CancelledError:
                 handle.cancel()
                 with contextlib.suppress(Exception):
-                    await asyncio.shield(handle.wait())
+                    await asyncio.shield(waiter)
                 await ctx.executor.release(handle)
                 ctx.store.finish_task(self.task_id, ctx.run_id, "CANCELED", empty_outputs(),
                                       error="canceled")
@@ -306,6 +312,9 @@ class ExecutorTask:
                 return TaskResult("SUCCEEDED", _with_ids(outputs, stored), self.task_id)
             if attempt > policy.max_retries:
                 message, tail = failure_summary(work.log_path, code)
+                if deadline_hit:
+                    message = (f"DeadlineExceeded: timed out after {self.platform.timeout:g}s "
+                               "(kubernetes.set_timeout)")
                 return self._fail(message, attempt, tail)
             delay = policy.delay(attempt)
             ctx.store.add_event("Retrying", f"attempt {attempt} exited with {code}; retrying in "

@@ -18,7 +18,7 @@ from flowyard.pipelines.errors import TaskError
 # Keys of an executor's platform config that only mean something to a Kubernetes scheduler.
 NO_LOCAL_MEANING = ("nodeSelector", "tolerations", "nodeAffinity", "podAffinity",
                     "securityContext", "imagePullSecret",
-                    "imagePullPolicy", "activeDeadlineSeconds", "enabledSharedMemory")
+                    "imagePullPolicy", "enabledSharedMemory")
 _FIELD = re.compile(r"^metadata\.(labels|annotations)\['([^']+)'\]$")
 
 
@@ -37,6 +37,7 @@ class TaskPlatform:
     annotations: dict[str, str] = field(default_factory=dict)
     ignored: list[str] = field(default_factory=list)
     secret_values: list[str] = field(default_factory=list)
+    timeout: float | None = None
 
 
 @dataclass
@@ -128,6 +129,8 @@ class PlatformResolver:
             folder = base / f"volume-{item.get('volumeName') or len(out.mounts)}"
             folder.mkdir(parents=True, exist_ok=True)
             out.mounts.append(Mount(str(folder), item["mountPath"]))
+        if cfg.get("activeDeadlineSeconds"):
+            out.timeout = float(cfg["activeDeadlineSeconds"])
         for item in cfg.get("fieldPathAsEnv") or []:
             out.env[item["name"]] = self._field(item["fieldPath"], out)
         for key in NO_LOCAL_MEANING:

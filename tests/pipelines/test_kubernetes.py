@@ -539,8 +539,6 @@ def test_every_pod_setting_without_local_meaning_is_recorded() -> None:
         assert key in messages
 
 
-@pytest.mark.xfail(strict=True, reason="activeDeadlineSeconds (kubernetes.set_timeout) is only "
-                   "recorded as IgnoredLocally; a local run could enforce it as a task timeout")
 def test_timeout_stops_a_task_that_runs_too_long() -> None:
     @dsl.component
     def slow() -> str:
