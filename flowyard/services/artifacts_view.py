@@ -9,7 +9,7 @@ import io
 import json
 from typing import Any
 
-from sqlalchemy import String, cast, distinct, select
+from sqlalchemy import String, cast, select
 
 from flowyard.services.context import Services
 from flowyard.services.errors import NotFound
@@ -54,7 +54,7 @@ def artifacts_page(svc: Services, *, schema_title: str | None = None, run_id: st
 
 def artifact_types(svc: Services) -> list[str]:
     with svc.store.session() as s:
-        return list(s.scalars(select(distinct(Artifact.schema_title))
+        return list(s.scalars(select(Artifact.schema_title).distinct()
                               .order_by(Artifact.schema_title)))
 
 

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import distinct, func, select
+from sqlalchemy import func, select
 
 from flowyard.services.context import Services
 from flowyard.services.errors import NotFound
@@ -22,7 +22,7 @@ RUN_STATES = ("PENDING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELED", "SKIPPED"
 ACTIVE_STATES = ("PENDING", "RUNNING")
 _COLUMNS = {"created_at": Run.created_at, "state": Run.state, "experiment_id": Run.experiment_id,
             "pipeline_name": Run.pipeline_name, "name": Run.display_name,
-            "archived": Run.archived, "id": Run.id}
+            "archived": Run.archived, "id": Run.id, "recurring_run_id": Run.recurring_run_id}
 # A list row never reads the spec, arguments or outputs: a page costs the same at 10 or 10,000.
 _LIST_LOAD = [Run.id, Run.display_name, Run.pipeline_name, Run.experiment_id, Run.state,
               Run.created_at, Run.started_at, Run.finished_at, Run.error, Run.cancel_requested]
@@ -37,6 +37,7 @@ class RunFilter:
     until: datetime | None = None
     search: str | None = None
     archived: bool = False
+    recurring_run_id: str | None = None
 
 
 def duration(start: datetime | None, end: datetime | None) -> float | None:
@@ -78,6 +79,8 @@ def runs_page(svc: Services, flt: RunFilter, page: int = 0, size: int = 25) -> d
         preds.append(Predicate("created_at", "LESS_THAN", flt.until))
     if flt.search:
         preds.append(Predicate("name", "IS_SUBSTRING", flt.search))
+    if flt.recurring_run_id:
+        preds.append(Predicate("recurring_run_id", "EQUALS", flt.recurring_run_id))
     p = Page(preds, "created_at", True, max(page, 0) * size, size)
     rows, total = list_page(svc.store, Run, _COLUMNS, p, load=_LIST_LOAD)
     names = _experiment_names(svc, {r.experiment_id for r in rows if r.experiment_id})
@@ -89,7 +92,7 @@ def filter_options(svc: Services) -> dict[str, Any]:
     """What the runs filters offer: experiments by name, the pipelines runs came from."""
     with svc.store.session() as s:
         exps = s.execute(select(Experiment.id, Experiment.name).order_by(Experiment.name)).all()
-        pipes = s.scalars(select(distinct(Run.pipeline_name)).order_by(Run.pipeline_name)).all()
+        pipes = s.scalars(select(Run.pipeline_name).distinct().order_by(Run.pipeline_name)).all()
     return {"experiments": {i: n for i, n in exps}, "pipelines": [p for p in pipes if p],
             "states": list(RUN_STATES)}
 
