@@ -23,7 +23,13 @@ _PATCH_BODY = {"requestBody": {"required": True, "content": {
     "application/strategic-merge-patch+json": {"schema": {"type": "object"}},
     "application/json-patch+json": {"schema": {"type": "array", "items": {"type": "object"}}},
     "application/json": {"schema": {"type": "object"}}}}}
-MAX_WATCH_S = 3600.0
+MAX_WATCH_S = 3600.0  # a client wanting more re-watches from the last resourceVersion
+
+
+def _max_watch_s() -> float:
+    import os
+
+    return float(os.environ.get("FLOWYARD_MAX_WATCH_SECONDS") or MAX_WATCH_S)
 
 
 def _ref(group: str, version: str, plural: str, namespace: str = "", name: str = "") -> res.Ref:
@@ -57,7 +63,7 @@ def _list(svc: Services, ref: res.Ref, label_selector: str | None, watch: bool,
           all_namespaces: bool = False) -> Any:
     if not watch:
         return res.list_(svc, ref, label_selector, all_namespaces)
-    timeout = min(float(timeout_seconds or 300), MAX_WATCH_S)
+    timeout = min(float(timeout_seconds or 300), _max_watch_s())
     if timeout <= 0:
         raise InvalidArgument("timeoutSeconds: must be positive")
     return _stream(res.watch(svc, ref, resource_version, label_selector, timeout,
