@@ -49,7 +49,9 @@ def up(
     info.write_text(json.dumps({"url": f"http://{url_host}:{port}", "pid": os.getpid()}))
     err.print(f"Flowyard {settings().home} serving on http://{url_host}:{port} "
               f"(KFP API at /apis/v2beta1, OpenAPI at /openapi.json)", highlight=False)
-    config = uvicorn.Config(create_app(), host=host, port=port, log_level=log_level,
+    from flowyard.ui import mount as mount_dashboard  # the dashboard at /, on the same port
+
+    config = uvicorn.Config(mount_dashboard(create_app()), host=host, port=port, log_level=log_level,
                             timeout_graceful_shutdown=5, access_log=False)
     try:
         uvicorn.Server(config).run()

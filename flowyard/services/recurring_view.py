@@ -3,39 +3,23 @@ and disable, and the runs a schedule started."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
 
+from flowyard.services import recurring, schedule
 from flowyard.services.context import Services
-from flowyard.services.errors import NotFound
-from flowyard.store import errors as store_errors
-from flowyard.store.recurring import RecurringStore
 from flowyard.store.schema import Experiment, RecurringRun, Run
-from flowyard.store.store import now
 
 
-def next_fire(row: RecurringRun, at: datetime | None = None) -> datetime | None:
-    """When the schedule fires next (None when disabled or past its end). Derived like the
-    scheduler does: from the last fire, or from when it was enabled."""
+def next_fire(row: RecurringRun) -> datetime | None:
+    """When the schedule fires next (None when disabled or past its end), derived the way
+    the scheduler derives it: from the last fire, or from when it became active."""
     if not row.enabled:
         return None
-    at = at or now()
-    base = max(d for d in (row.last_fire_at, row.enabled_at, row.start_time) if d is not None)
-    if row.cron:
-        from croniter import croniter
-
-        expr = row.cron.split()
-        # KFP's cron has a seconds field first (6 fields); croniter wants it last.
-        if len(expr) == 6:
-            expr = expr[1:] + expr[:1]
-        nxt = croniter(" ".join(expr), base).get_next(datetime)
-        nxt = nxt if nxt.tzinfo else nxt.replace(tzinfo=UTC)
-    elif row.interval_second:
-        nxt = base + timedelta(seconds=row.interval_second)
-    else:
-        return None
+    anchor = max(t for t in (row.last_fire_at, row.enabled_at, row.start_time) if t is not None)
+    nxt = schedule.next_fire(cron=row.cron, interval=row.interval_second, after=anchor)
     if row.end_time is not None and nxt > row.end_time:
         return None
     return nxt
@@ -52,7 +36,7 @@ def list_recurring(svc: Services) -> list[dict[str, Any]]:
     for r in rows:
         try:
             nxt = next_fire(r)
-        except (ValueError, KeyError):
+        except (ValueError, KeyError):  # a stored cron croniter cannot read
             nxt = None
         out.append({"id": r.id, "name": r.display_name, "enabled": r.enabled,
                     "trigger": f"cron {r.cron}" if r.cron else f"every {r.interval_second}s",
@@ -64,7 +48,4 @@ def list_recurring(svc: Services) -> list[dict[str, Any]]:
 
 
 def set_enabled(svc: Services, rr_id: str, enabled: bool) -> None:
-    try:
-        RecurringStore(svc.store).set_enabled(rr_id, enabled)
-    except store_errors.NotFound as exc:
-        raise NotFound(str(exc)) from None
+    recurring.set_enabled(svc, rr_id, enabled)

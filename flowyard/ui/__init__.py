@@ -8,9 +8,11 @@ from typing import Any
 from flowyard.services.context import Services
 
 
-def mount(app: Any, services: Services | None = None, mount_path: str = "/") -> None:
-    """Serve the dashboard from `app` (FastAPI). Call after the API's routes are added: the
-    UI is mounted at `mount_path` and takes whatever the API does not."""
+def mount(app: Any, services: Services | None = None, mount_path: str = "/") -> Any:
+    """Serve the dashboard from `app` (FastAPI) and return `app`. Call after the API's routes
+    are added: the UI is mounted at `mount_path` and takes whatever the API does not. The
+    pages use `app.state.services` (the control plane's) once the app has started.
+    NiceGUI keeps one global UI, so mount it on one app per process."""
     from nicegui import ui
 
     from flowyard.ui import (  # noqa: F401  (importing a page module registers its routes)
@@ -31,3 +33,4 @@ def mount(app: Any, services: Services | None = None, mount_path: str = "/") -> 
                 show_welcome_message=False, reconnect_timeout=10.0,
                 # Everything NiceGUI needs ships in the package; no CDN or web font is asked for.
                 tailwind=True, prod_js=True)
+    return app

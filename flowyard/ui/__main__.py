@@ -1,5 +1,6 @@
-"""`python -m flowyard.ui [--host 127.0.0.1] [--port 8765]`: the dashboard alone, for
-development and the browser tests, until `flowyard up` serves it with the API."""
+"""`python -m flowyard.ui [--host 127.0.0.1] [--port 8765]`: the server as `flowyard up`
+runs it (API, control plane and dashboard), without the CLI's start-up extras; used in
+development, by the browser tests and by the UI benchmark."""
 
 from __future__ import annotations
 
@@ -13,12 +14,11 @@ def main() -> None:
     args = parser.parse_args()
 
     import uvicorn
-    from fastapi import FastAPI
 
+    from flowyard.api.app import create_app
     from flowyard.ui import mount
 
-    app = FastAPI(title="Flowyard dashboard")
-    mount(app)
+    app = mount(create_app())
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
 
 

@@ -12,6 +12,7 @@ from flowyard.services.errors import ApiError
 from flowyard.ui import layout
 from flowyard.ui.components import viz
 from flowyard.ui.downloads import download_url
+from flowyard.ui.layout import tid
 from flowyard.ui.state import services
 
 COLUMNS = [
@@ -34,7 +35,7 @@ def artifacts_page(run: str = "", type: str = "") -> None:
                 svc)}}, value=type, label="Type").props("dense").classes("w-64")
             run_in = ui.input("Run id", value=run).props("dense clearable").classes("w-80")
         table = ui.table(columns=COLUMNS, rows=[], row_key="id").props(
-            "dense flat bordered").classes("w-full").mark("artifacts-table")
+            "dense flat bordered").classes("w-full").props(tid("artifacts-table"))
         table.add_slot("body-cell-name", layout.LINK_SLOT)
         with ui.row().classes("items-center gap-2"):
             prev_btn = ui.button(icon="chevron_left", on_click=lambda: go(-1)).props("flat dense")
@@ -48,7 +49,7 @@ def artifacts_page(run: str = "", type: str = "") -> None:
                                             size=page["size"])
         rows = [{"id": a["id"], "name": a["name"], "href": f"/artifacts/{a['id']}",
                  "type": a["type"], "run": a["run_name"], "created": layout.when(a["created_at"]),
-                 "uri": layout.short(a["uri"], 70)} for a in res["artifacts"]]
+                 "uri": layout.short(a["uri"], 48)} for a in res["artifacts"]]
         if rows != table.rows:
             table.rows = rows
             table.update()
@@ -74,7 +75,7 @@ def artifacts_page(run: str = "", type: str = "") -> None:
 
 def _task_link(t: dict[str, Any]) -> None:
     with ui.row().classes("items-center gap-2"):
-        ui.link(t["path"], f"/runs/{t['run_id']}?task={t['task_id']}").mark("lineage-task")
+        ui.link(t["path"], f"/runs/{t['run_id']}?task={t['task_id']}").props(tid("lineage-task"))
         layout.state_badge(t["state"])
         ui.label(f"in run {t['run_name']}").classes("text-caption text-grey-7")
         if t.get("inputs"):
@@ -94,8 +95,8 @@ def artifact_page(artifact_id: str) -> None:
     with layout.frame(art["name"], "Artifacts"):
         with ui.row().classes("items-center gap-3"):
             ui.button("Download", icon="download",
-                      on_click=lambda: ui.download.from_url(download_url(art["id"]))).mark(
-                "download")
+                      on_click=lambda: ui.download.from_url(download_url(art["id"]))).props(
+                'data-testid="download"')
             if art["run_id"]:
                 ui.link("open its run", f"/runs/{art['run_id']}")
         with ui.card().classes("w-full"):
@@ -110,5 +111,5 @@ def artifact_page(artifact_id: str) -> None:
                 ui.label("no task has read it yet").classes("text-grey-6")
             for c in lin["consumers"]:
                 _task_link(c)
-        with ui.card().classes("w-full").mark("artifact-preview"):
+        with ui.card().classes("w-full").props(tid("artifact-preview")):
             viz.artifact_view(art)

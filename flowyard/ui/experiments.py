@@ -10,6 +10,7 @@ from nicegui import ui
 from flowyard.services import experiments, views
 from flowyard.services.errors import ApiError
 from flowyard.ui import layout
+from flowyard.ui.layout import tid
 from flowyard.ui.state import services
 
 COLUMNS = [
@@ -41,7 +42,7 @@ def experiments_page() -> None:
 
             ui.button("Create", icon="add", on_click=create).props("outline")
         table = ui.table(columns=COLUMNS, rows=[], row_key="id").props(
-            "dense flat bordered").classes("w-full").mark("experiments-table")
+            "dense flat bordered").classes("w-full").props(tid("experiments-table"))
         table.add_slot("body-cell-name", layout.LINK_SLOT)
 
     def load() -> None:
@@ -77,7 +78,7 @@ def _side_by_side(title: str, rows: list[dict[str, Any]], runs: list[dict[str, A
     data = [{"key": row["key"], "differs": row["differs"],
              **{r["id"]: _fmt(row["values"].get(r["id"])) for r in runs}} for row in rows]
     table = ui.table(columns=cols, rows=data, row_key="key").props(
-        "dense flat bordered").classes("w-full").mark(mark)
+        "dense flat bordered").classes("w-full").props(tid(mark))
     # Rows whose values differ across runs are what a comparison is for: mark them.
     table.add_slot("body", r'''
 <q-tr :props="props" :class="props.row.differs ? 'bg-amber-2 differs' : ''">
@@ -124,4 +125,4 @@ def _metric_chart(data: dict[str, Any]) -> None:
                "grid": {"left": 60, "right": 20, "top": 40, "bottom": 60},
                "xAxis": {"type": "category", "data": names, "axisLabel": {"interval": 0}},
                "yAxis": {"type": "value"}, "series": series}).classes("w-full").style(
-        "height: 360px").mark("compare-chart")
+        "height: 360px").props(tid("compare-chart"))

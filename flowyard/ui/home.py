@@ -6,6 +6,7 @@ from nicegui import ui
 
 from flowyard.services import views
 from flowyard.ui import layout
+from flowyard.ui.layout import tid
 from flowyard.ui.runs import runs_table, table_rows
 from flowyard.ui.state import services
 
@@ -28,11 +29,11 @@ def home_page() -> None:
             ui.button("Artifacts", icon="inventory_2",
                       on_click=lambda: ui.navigate.to("/artifacts")).props("outline")
         ui.label("Running now").classes("text-h6")
-        running = runs_table([]).mark("running-table")
+        running = runs_table([]).props(tid("running-table"))
         ui.label("Failed in the last day").classes("text-h6")
-        failed = runs_table([]).mark("failed-table")
+        failed = runs_table([]).props(tid("failed-table"))
         ui.label("Recent runs").classes("text-h6")
-        recent = runs_table([]).mark("recent-table")
+        recent = runs_table([]).props(tid("recent-table"))
 
     def load() -> None:
         s = views.home_summary(svc)

@@ -109,3 +109,8 @@ STATE_SLOT = r'''
 LINK_SLOT = r'''
 <q-td :props="props"><a :href="props.row.href" class="text-primary">{{ props.value }}</a></q-td>
 '''
+
+
+def tid(name: str) -> str:
+    """Props naming an element for the browser tests (NiceGUI's markers stay server-side)."""
+    return f'data-testid="{name}"'

@@ -12,6 +12,7 @@ from flowyard.services.errors import ApiError
 from flowyard.ui import layout
 from flowyard.ui.components.graph import RunGraph
 from flowyard.ui.components.run_form import input_definitions, open_run_dialog
+from flowyard.ui.layout import tid
 from flowyard.ui.state import services
 
 COLUMNS = [
@@ -31,7 +32,7 @@ def pipelines_page() -> None:
                      "@dsl.pipeline. A pipeline with the same name gets a new version.").classes(
                 "text-caption text-grey-7")
             with ui.row().classes("items-end gap-3"):
-                name = ui.input("Name (optional)").props("dense").mark("upload-name")
+                name = ui.input("Name (optional)").props("dense").props(tid("upload-name"))
                 desc = ui.input("Description (optional)").props("dense")
 
                 async def uploaded(e: events.UploadEventArguments) -> None:
@@ -48,9 +49,9 @@ def pipelines_page() -> None:
 
                 ui.upload(on_upload=uploaded, auto_upload=True, max_file_size=32 << 20,
                           label="Pipeline file").props("accept=.yaml,.yml,.json,.py,.zip,.gz"
-                                                       ).mark("upload")
+                                                       ).props(tid("upload"))
         table = ui.table(columns=COLUMNS, rows=[], row_key="id").classes("w-full").props(
-            "dense flat bordered").mark("pipelines-table")
+            "dense flat bordered").props(tid("pipelines-table"))
         table.add_slot("body-cell-name", layout.LINK_SLOT)
 
     def load() -> None:
@@ -105,8 +106,8 @@ def pipeline_page(pipeline_id: str, version: str = "") -> None:
             ui.label(pipe.get("description", "")).classes("text-grey-7")
             ui.space()
             pick = ui.select({k: v["display_name"] for k, v in by_id.items()}, label="Version",
-                             value=current["id"] or None).classes("w-72").mark("version")
-            ui.button("Run", icon="play_arrow", on_click=lambda: run_dialog()).mark("run-button")
+                             value=current["id"] or None).classes("w-72").props(tid("version"))
+            ui.button("Run", icon="play_arrow", on_click=lambda: run_dialog()).props(tid("run-button"))
             ui.button("Runs", icon="list", on_click=lambda: ui.navigate.to(
                 f"/runs?pipeline={_pipeline_name(by_id.get(current['id']))}")).props("outline")
         with ui.row().classes("w-full no-wrap gap-4 items-start"):

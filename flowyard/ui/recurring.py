@@ -8,6 +8,7 @@ from nicegui import ui
 from flowyard.services import recurring_view, views
 from flowyard.services.errors import ApiError
 from flowyard.ui import layout
+from flowyard.ui.layout import tid
 from flowyard.ui.runs import runs_table, table_rows
 from flowyard.ui.state import services
 
@@ -17,11 +18,11 @@ def recurring_page(selected: str = "") -> None:
     svc = services()
     current = {"id": selected}
     with layout.frame("Recurring runs", "Recurring runs"):
-        box = ui.column().classes("w-full gap-2").mark("recurring-list")
+        box = ui.column().classes("w-full gap-2").props(tid("recurring-list"))
         ui.label("History").classes("text-h6")
         history_title = ui.label("Pick a schedule to see the runs it started.").classes(
             "text-grey-7")
-        history = runs_table([]).mark("recurring-history")
+        history = runs_table([]).props(tid("recurring-history"))
 
     def toggle(rr_id: str, enabled: bool) -> None:
         try:
@@ -45,7 +46,7 @@ def recurring_page(selected: str = "") -> None:
         for r in items:
             with ui.card().classes("w-full q-pa-sm"), ui.row().classes("items-center gap-4 w-full"):
                 ui.switch(value=r["enabled"], on_change=lambda e, i=r["id"]: toggle(
-                    i, bool(e.value))).mark(f"enable-{r['name']}")
+                    i, bool(e.value))).props(tid(f"enable-{r['name']}"))
                 ui.link(r["name"]).on("click", lambda _, i=r["id"], n=r["name"]: pick(i, n))
                 ui.label(r["trigger"]).classes("font-mono text-body2")
                 ui.label(f"experiment {r['experiment']}").classes("text-caption")

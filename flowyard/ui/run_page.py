@@ -15,6 +15,7 @@ from flowyard.ui.components import viz
 from flowyard.ui.components.graph import RunGraph, legend
 from flowyard.ui.components.run_form import open_run_dialog
 from flowyard.ui.components.task_panel import task_panel
+from flowyard.ui.layout import tid
 from flowyard.ui.state import services
 
 TASK_COLUMNS = [
@@ -63,8 +64,8 @@ def run_page(run_id: str, task: str = "") -> None:
     last: dict[str, Any] = {"sig": None}  # what the page last showed; redraw only on change
     with layout.frame(run["name"], "Runs"):
         with ui.row().classes("items-center gap-3 w-full"):
-            ui.label(run["name"]).classes("text-h5").mark("run-name")
-            with ui.element("span").mark("run-state") as badge_box:
+            ui.label(run["name"]).classes("text-h5").props(tid("run-name"))
+            with ui.element("span").props(tid("run-state")) as badge_box:
                 layout.state_badge(run["state"])
             ui.space()
             term = ui.button("Terminate", icon="stop", color="negative",
@@ -72,13 +73,13 @@ def run_page(run_id: str, task: str = "") -> None:
             retry = ui.button("Retry", icon="replay",
                               on_click=lambda: act(runs.retry, "Retrying the run"))
             ui.button("Clone", icon="content_copy", on_click=lambda: clone()).props(
-                "outline").mark("clone")
-        info = ui.label().classes("text-body2 text-grey-8").mark("run-info")
+                "outline").props(tid("clone"))
+        info = ui.label().classes("text-body2 text-grey-8").props(tid("run-info"))
         error = ui.label().classes("text-negative text-body2")
         with ui.tabs().props("dense align=left").classes("w-full") as tabs:
             ui.tab("graph", "Graph")
             ui.tab("details", "Parameters & outputs")
-            ui.tab("viz", "Visualizations").mark("tab-viz")
+            ui.tab("viz", "Visualizations").props(tid("tab-viz"))
         with ui.tab_panels(tabs, value="graph").classes("w-full"):
             with ui.tab_panel("graph").classes("q-pa-none"):
                 legend()
@@ -87,10 +88,10 @@ def run_page(run_id: str, task: str = "") -> None:
                         with ui.card().classes("w-full overflow-auto"):
                             graph = RunGraph(on_task=lambda tid: open_task(tid))
                         table = ui.table(columns=TASK_COLUMNS, rows=[], row_key="id").props(
-                            "dense flat bordered").classes("w-full").mark("task-table")
+                            "dense flat bordered").classes("w-full").props(tid("task-table"))
                         table.add_slot("body-cell-state", layout.STATE_SLOT)
                         table.on("rowClick", lambda e: open_task(e.args[1]["id"]))
-                    panel = ui.card().classes("w-1/2").mark("task-panel")
+                    panel = ui.card().classes("w-1/2").props(tid("task-panel"))
                     with panel:
                         ui.label("Click a task in the graph or the list.").classes("text-grey-6")
             with ui.tab_panel("details"):
@@ -127,9 +128,7 @@ def run_page(run_id: str, task: str = "") -> None:
             shown = 0
             for task_id, arts in d["artifacts"].items():
                 for art in arts:
-                    if art["type"] in ("system.Metrics", "system.ClassificationMetrics",
-                                       "system.Markdown", "system.HTML") or (
-                            "ui-metadata" in art["name"]):
+                    if viz.is_visualization(art):
                         with ui.card().classes("w-full"):
                             ui.label(names.get(task_id, "")).classes("text-caption text-grey-7")
                             viz.artifact_view(art)

@@ -10,6 +10,7 @@ from nicegui import ui
 
 from flowyard.services import views
 from flowyard.ui import layout
+from flowyard.ui.layout import tid
 from flowyard.ui.state import services
 
 COLUMNS = [
@@ -60,11 +61,11 @@ def runs_page(experiment: str = "", state: str = "", pipeline: str = "") -> None
                 "dense").classes("w-36")
             ui.space()
             compare_btn = ui.button("Compare selected", icon="compare_arrows").props(
-                "outline").mark("compare")
-        table = runs_table([], selectable=True).mark("runs-table")
+                "outline").props(tid("compare"))
+        table = runs_table([], selectable=True).props(tid("runs-table"))
         with ui.row().classes("items-center gap-2"):
             prev_btn = ui.button(icon="chevron_left", on_click=lambda: go(-1)).props("flat dense")
-            info = ui.label().mark("page-info")
+            info = ui.label().props(tid("page-info"))
             next_btn = ui.button(icon="chevron_right", on_click=lambda: go(1)).props("flat dense")
 
     def load() -> None:

@@ -22,11 +22,12 @@ class RunGraph:
         self.signature: Any = None
         self.view = ui.mermaid("flowchart TB\n  x[loading]", config={
             "securityLevel": "strict", "flowchart": {"htmlLabels": True, "curve": "basis"},
-            "fontFamily": "sans-serif"}, on_node_click=self._clicked).classes("w-full").mark(
-                "run-graph")
+            "fontFamily": "sans-serif"}, on_node_click=self._clicked).classes("w-full").props(
+                'data-testid="run-graph"')
 
     def _clicked(self, e: Any) -> None:
-        task_id = self.node_tasks.get(e.node_id)
+        # NiceGUI reports "flowchart-n8" for Mermaid's "<prefix>-flowchart-n8-3"; ours is "n8".
+        task_id = self.node_tasks.get(str(e.node_id).rsplit("-", 1)[-1])
         if task_id and self.on_task:
             self.on_task(task_id)
 

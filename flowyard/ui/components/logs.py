@@ -7,6 +7,7 @@ from nicegui import ui
 
 from flowyard.services import views
 from flowyard.services.context import Services
+from flowyard.ui.layout import tid
 
 DONE = frozenset({"SUCCEEDED", "FAILED", "CACHED", "SKIPPED", "CANCELED"})
 
@@ -14,7 +15,7 @@ DONE = frozenset({"SUCCEEDED", "FAILED", "CACHED", "SKIPPED", "CANCELED"})
 class LogView:
     def __init__(self, svc: Services, task_id: str) -> None:
         self.svc, self.task_id, self.offset = svc, task_id, 0
-        self.log = ui.log(max_lines=5000).classes("w-full h-96 font-mono text-xs").mark("task-log")
+        self.log = ui.log(max_lines=5000).classes("w-full h-96 font-mono text-xs").props(tid("task-log"))
         self.empty = ui.label("No output yet.").classes("text-grey-6 text-caption")
         self.timer = ui.timer(0.7, self.poll)
         self.poll()

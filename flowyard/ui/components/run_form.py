@@ -11,6 +11,7 @@ from typing import Any
 from nicegui import ui
 
 from flowyard.services.errors import ApiError
+from flowyard.ui.layout import tid
 
 
 def input_definitions(spec: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -23,7 +24,7 @@ class RunForm:
         self.defs = input_definitions(spec)
         values = values or {}
         self.fields: dict[str, Any] = {}
-        self.name = ui.input("Run name", value=run_name).classes("w-full").mark("run-name")
+        self.name = ui.input("Run name", value=run_name).classes("w-full").props(tid("run-name"))
         self.experiment = None
         if experiments is not None:
             self.experiment = ui.select(experiments, label="Experiment",
@@ -47,7 +48,7 @@ class RunForm:
                 field = ui.input(label, value="" if value is None else str(value))
             if d.get("description"):
                 field.tooltip(d["description"])
-            self.fields[name] = field.classes("w-full").mark(f"param-{name}")
+            self.fields[name] = field.classes("w-full").props(tid(f"param-{name}"))
 
     def values(self) -> dict[str, Any]:
         """The parameters as typed values; raises ValueError naming the bad field."""
@@ -113,5 +114,5 @@ def open_run_dialog(spec: dict[str, Any], submit: Callable[[dict[str, Any], str,
 
         with ui.row().classes("justify-end w-full"):
             ui.button("Cancel", on_click=dialog.close).props("flat")
-            ui.button("Start", icon="play_arrow", on_click=start).mark("start-run")
+            ui.button("Start", icon="play_arrow", on_click=start).props(tid("start-run"))
     dialog.open()

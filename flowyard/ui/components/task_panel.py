@@ -13,6 +13,7 @@ from flowyard.services.context import Services
 from flowyard.ui import layout
 from flowyard.ui.components import viz
 from flowyard.ui.components.logs import LogView
+from flowyard.ui.layout import tid
 
 
 def _params_table(values: dict[str, Any], mark: str) -> None:
@@ -23,7 +24,7 @@ def _params_table(values: dict[str, Any], mark: str) -> None:
             for k, v in values.items()]
     ui.table(columns=[{"name": "name", "label": "Name", "field": "name", "align": "left"},
                       {"name": "value", "label": "Value", "field": "value", "align": "left"}],
-             rows=rows).props("dense flat bordered wrap-cells").classes("w-full").mark(mark)
+             rows=rows).props("dense flat bordered wrap-cells").classes("w-full").props(tid(mark))
 
 
 def _artifact_refs(arts: dict[str, Any]) -> None:
@@ -40,8 +41,8 @@ def _artifact_refs(arts: dict[str, Any]) -> None:
 def task_panel(svc: Services, task_id: str, artifacts: list[dict[str, Any]]) -> None:
     t = views.task_detail(svc, task_id)
     with ui.row().classes("items-center gap-2"):
-        ui.label(t["name"]).classes("text-h6").mark("task-title")
-        layout.state_badge(t["state"]).mark("task-state")
+        ui.label(t["name"]).classes("text-h6").props(tid("task-title"))
+        layout.state_badge(t["state"]).props(tid("task-state"))
         ui.label(t["kind"]).classes("text-caption text-grey-7")
     ui.label(f"{t['path']} · {t['component']}").classes("text-caption text-grey-7 font-mono")
     if t["error"]:
@@ -49,13 +50,12 @@ def task_panel(svc: Services, task_id: str, artifacts: list[dict[str, Any]]) -> 
     if t["details"].get("reason"):
         ui.label(f"skipped: {t['details']['reason']}").classes("text-grey-8 text-body2")
     default_tab = "logs" if t["kind"] == "container" else "io"
-    if artifacts and any(a["type"] in ("system.ClassificationMetrics", "system.Metrics",
-                                       "system.Markdown", "system.HTML") for a in artifacts):
+    if any(viz.is_visualization(a) for a in artifacts):
         default_tab = "artifacts"
     with ui.tabs().classes("w-full").props("dense align=left") as tabs:
         ui.tab("io", "Inputs / outputs")
-        ui.tab("logs", "Logs").mark("tab-logs")
-        ui.tab("artifacts", f"Artifacts ({len(artifacts)})").mark("tab-artifacts")
+        ui.tab("logs", "Logs").props(tid("tab-logs"))
+        ui.tab("artifacts", f"Artifacts ({len(artifacts)})").props(tid("tab-artifacts"))
         ui.tab("events", "Events & history")
     with ui.tab_panels(tabs, value=default_tab).classes("w-full"):
         with ui.tab_panel("io"):

@@ -12,6 +12,7 @@ from nicegui import ui
 
 from flowyard.services import artifacts_view
 from flowyard.ui.downloads import download_url, raw_url
+from flowyard.ui.layout import tid
 
 
 def metrics_table(values: dict[str, Any]) -> None:
@@ -19,7 +20,7 @@ def metrics_table(values: dict[str, Any]) -> None:
             if not isinstance(v, dict | list)]
     ui.table(columns=[{"name": "metric", "label": "Metric", "field": "metric", "align": "left"},
                       {"name": "value", "label": "Value", "field": "value", "align": "right"}],
-             rows=rows).props("dense flat bordered").classes("w-full").mark("metrics-table")
+             rows=rows).props("dense flat bordered").classes("w-full").props(tid("metrics-table"))
 
 
 def _num(v: Any) -> Any:
@@ -33,9 +34,9 @@ def confusion_matrix(labels: list[str], matrix: list[list[float]]) -> None:
     ui.echart({
         "title": {"text": "Confusion matrix", "left": "center", "textStyle": {"fontSize": 14}},
         "tooltip": {"position": "top"},
-        "grid": {"left": 70, "right": 30, "top": 40, "bottom": 70},
+        "grid": {"left": 70, "right": 30, "top": 40, "bottom": 95},
         "xAxis": {"type": "category", "data": labels, "name": "predicted",
-                  "nameLocation": "middle", "nameGap": 28, "splitArea": {"show": True}},
+                  "nameLocation": "middle", "nameGap": 26, "splitArea": {"show": True}},
         "yAxis": {"type": "category", "data": labels, "name": "actual", "inverse": True,
                   "nameLocation": "middle", "nameGap": 40, "splitArea": {"show": True}},
         "visualMap": {"min": 0, "max": top, "calculable": True, "orient": "horizontal",
@@ -43,7 +44,7 @@ def confusion_matrix(labels: list[str], matrix: list[list[float]]) -> None:
                       "inRange": {"color": ["#f7fbff", "#6baed6", "#08306b"]}},
         "series": [{"type": "heatmap", "data": data, "label": {"show": n <= 12},
                     "emphasis": {"itemStyle": {"borderColor": "#333", "borderWidth": 1}}}],
-    }).classes("w-full").style("height: 420px; max-width: 560px").mark("confusion-matrix")
+    }).classes("w-full").style("height: 420px; max-width: 560px").props(tid("confusion-matrix"))
 
 
 def roc_curve(points: list[tuple[float, float, Any]]) -> None:
@@ -59,7 +60,7 @@ def roc_curve(points: list[tuple[float, float, Any]]) -> None:
         "series": [{"type": "line", "data": pts, "showSymbol": False, "name": "ROC"},
                    {"type": "line", "data": [[0, 0], [1, 1]], "showSymbol": False,
                     "lineStyle": {"type": "dashed", "color": "#aaa"}, "name": "chance"}],
-    }).classes("w-full").style("height: 360px; max-width: 480px").mark("roc-curve")
+    }).classes("w-full").style("height: 360px; max-width: 480px").props(tid("roc-curve"))
 
 
 def classification_metrics(meta: dict[str, Any]) -> None:
@@ -80,7 +81,7 @@ def sandboxed_html(source: str, height: int = 400) -> None:
     # neither read the dashboard nor act as it.
     ui.html(f'<iframe sandbox="allow-scripts" srcdoc="{html.escape(source, quote=True)}" '
             f'style="width:100%;height:{height}px;border:1px solid #ddd;border-radius:4px">'
-            "</iframe>", sanitize=False).classes("w-full").mark("html-frame")
+            "</iframe>", sanitize=False).classes("w-full").props(tid("html-frame"))
 
 
 def csv_table(rows: list[list[str]], header: list[str] | None = None) -> None:
@@ -135,14 +136,21 @@ def _is_float(text: str) -> bool:
     return True
 
 
+def is_visualization(art: dict[str, Any]) -> bool:
+    """What the run's Visualizations tab collects (KFP's types plus v1 ui-metadata)."""
+    return art["type"] in ("system.Metrics", "system.ClassificationMetrics",
+                           "system.SlicedClassificationMetrics", "system.Markdown",
+                           "system.HTML") or "ui-metadata" in art["name"].replace("_", "-")
+
+
 def artifact_view(art: dict[str, Any]) -> None:
     """One artifact: its header, the visualization for its type, preview and download."""
     with ui.row().classes("items-center gap-2"):
         ui.label(art["name"]).classes("text-subtitle1 font-medium")
         ui.badge(art["type"], color="blue-grey-4")
         ui.link("details", f"/artifacts/{art['id']}").classes("text-caption")
-        ui.link("download", download_url(art["id"])).classes("text-caption").mark(
-            f"download-{art['name']}")
+        ui.link("download", download_url(art["id"])).classes("text-caption").props(
+            tid("download-" + art["name"]))
     ui.label(art["uri"]).classes("text-caption text-grey-7 font-mono")
     kind, meta = art["type"], art.get("metadata") or {}
     if kind == "system.Metrics":
@@ -158,10 +166,12 @@ def artifact_view(art: dict[str, Any]) -> None:
                 classification_metrics(sliced)
         return
     p = artifacts_view.preview(art["uri"], kind, art["name"])
-    if kind == "system.Markdown" and p["kind"] != "missing":
-        ui.markdown(p.get("text", "")).classes("w-full").mark("markdown-view")
-    elif kind == "system.HTML" and p["kind"] != "missing":
-        sandboxed_html(p.get("text", ""))
+    if p["kind"] == "missing":
+        content_preview(art, p)
+    elif kind == "system.Markdown":
+        ui.markdown(p.get("text", "")).classes("w-full").props(tid("markdown-view"))
+    elif kind == "system.HTML":
+        sandboxed_html(p.get("text", ""), 300)
     elif p.get("ui_metadata"):
         ui_metadata(p["ui_metadata"])
     else:
@@ -173,13 +183,15 @@ def artifact_view(art: dict[str, Any]) -> None:
 
 def content_preview(art: dict[str, Any], p: dict[str, Any]) -> None:
     if p["kind"] == "image":
-        ui.image(raw_url(art["id"])).classes("max-w-lg").mark("image-preview")
+        # A plain <img>: QImg needs a fixed ratio and shows a spinner for tiny images.
+        ui.element("img").props(f'src="{raw_url(art["id"])}" alt="{art["name"]}"').style(
+            "max-width: 32rem; image-rendering: pixelated; min-width: 64px").props(tid("image-preview"))
     elif p["kind"] == "csv":
         csv_table(p["rows"])
     elif p["kind"] == "json":
         ui.code(_json(p["json"])[:20000], language="json").classes("w-full text-xs")
     elif p["kind"] == "text":
-        ui.code(p["text"][:20000]).classes("w-full text-xs").mark("text-preview")
+        ui.code(p["text"][:20000]).classes("w-full text-xs").props(tid("text-preview"))
     elif p["kind"] == "binary":
         ui.label(f"binary content ({p['size']}{'+' if p['truncated'] else ''} bytes)").classes(
             "text-grey-6 text-caption")
