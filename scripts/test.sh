@@ -17,4 +17,12 @@ if [ -z "${FLOWYARD_TEST_PG_URL:-}" ]; then
   source scripts/pg.sh
 fi
 
+# The dashboard's browser tests (marked `browser`) drive Debian's chromium through Playwright;
+# `playwright install` cannot download browsers here.
+if ! [ -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  fi
+fi
+
 python3 -m pytest "$@"
