@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import threading
@@ -47,25 +48,51 @@ def running_server_url() -> str | None:
         return None
 
 
-_local_http: dict[str, Any] = {}
+class _LoopTransport(httpx.BaseTransport):
+    """Calls the ASGI app on its own event loop (a background thread) from sync code.
+    Responses are read whole, so a watch answers when its timeout ends."""
+
+    def __init__(self, app: Any, loop: asyncio.AbstractEventLoop) -> None:
+        self.asgi = httpx.ASGITransport(app=app)
+        self.loop = loop
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        body = request.read()
+
+        async def call() -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+            inner = httpx.Request(request.method, request.url, headers=request.headers,
+                                  content=body)
+            resp = await self.asgi.handle_async_request(inner)
+            data = await resp.aread()
+            return resp.status_code, resp.headers.raw, data
+
+        status, headers, data = asyncio.run_coroutine_threadsafe(call(), self.loop).result()
+        return httpx.Response(status, headers=headers, content=data, request=request)
+
+
+_local_http: dict[str, httpx.Client] = {}
 _local_lock = threading.Lock()
 
 
-def _in_process() -> httpx.Client:
-    """The API app in this process: its event loop runs in a background thread and drives the
-    runs this client creates. One per store per process."""
-    from starlette.testclient import TestClient
-
+def local_http(*, scheduler: bool = False, recover: bool = False) -> httpx.Client:
+    """An HTTP client for the API app running in this process: the control plane (launcher,
+    controllers) runs in a background loop and drives the runs this process creates. One per
+    store per process. No scheduler and no orphan recovery by default: those belong to the one
+    `flowyard up`."""
     from flowyard.api.app import create_app
+    from flowyard.services.launcher import BackgroundLoop
+    from flowyard.services.runtime import ControlPlane
 
-    key = settings().database_url
+    key = f"{settings().database_url}|{scheduler}|{recover}"
     with _local_lock:
         client = _local_http.get(key)
         if client is None:
-            # No scheduler and no orphan recovery: those belong to the one `flowyard up`.
-            client = TestClient(create_app(scheduler=False, recover=False),
-                                base_url="http://flowyard.local", raise_server_exceptions=False)
-            client.__enter__()  # starts the lifespan: the launcher and the controllers
+            bg = BackgroundLoop()
+            plane = ControlPlane(scheduler=scheduler, recover=recover)
+            app = create_app()
+            app.state.services = asyncio.run_coroutine_threadsafe(plane.start(), bg.loop).result()
+            client = httpx.Client(transport=_LoopTransport(app, bg.loop),
+                                  base_url="http://flowyard.local", timeout=None)
             _local_http[key] = client
         return client
 
@@ -75,7 +102,7 @@ class Client:
         url = url or os.environ.get("FLOWYARD_URL") or running_server_url()
         self.url = url
         self.http: httpx.Client = (httpx.Client(base_url=url.rstrip("/"), timeout=timeout)
-                                   if url else _in_process())
+                                   if url else local_http())
 
     # plumbing -----------------------------------------------------------------------
     def request(self, method: str, path: str, *, params: dict[str, Any] | None = None,

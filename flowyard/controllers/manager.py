@@ -18,6 +18,7 @@ from flowyard.store.schema import Resource
 
 log = logging.getLogger("flowyard.controllers")
 POLL_S = 0.3
+COMPACT_EVERY_S = 600.0  # the watch history is trimmed this often
 
 
 @dataclass
@@ -35,9 +36,13 @@ class ControllerManager:
         self.wake = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
+        compacted = 0.0
         while not stop.is_set():
             try:
                 await self.step()
+                if time.monotonic() - compacted > COMPACT_EVERY_S:
+                    await asyncio.to_thread(self.resources.compact)
+                    compacted = time.monotonic()
             except Exception:
                 log.exception("controller pass failed; trying again")
             self.wake.clear()

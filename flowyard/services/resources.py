@@ -261,8 +261,8 @@ def events(svc: Services, kind: str, namespace: str, name: str) -> list[dict[str
 def watch(svc: Services, ref: Ref, resource_version: str | None = None,
           label_selector: str | None = None, timeout_s: float = 300.0,
           all_namespaces: bool = False) -> Iterator[dict[str, Any]]:
-    """Kubernetes watch events ({type, object}) from `resource_version` on; without one, the
-    current objects first as ADDED. Ends after `timeout_s`, as a watch does."""
+    """Kubernetes watch events ({type, object}) for every write after `resource_version`;
+    without one, the current objects first as ADDED. Ends after `timeout_s`, as a watch does."""
     try:
         match = selectors.parse(label_selector)
         since = int(resource_version) if resource_version not in (None, "", "0") else None
@@ -270,28 +270,30 @@ def watch(svc: Services, ref: Ref, resource_version: str | None = None,
         raise InvalidArgument(str(exc)) from None
     rs = ResourceStore(svc.store)
     ns = None if all_namespaces else ref.namespace
-    seen: set[str] = set()
     if since is None:
         since = rs.current_version()
         for row in rs.list(ref.group, ref.plural, ns):
-            seen.add(row.uid)
             if match(row.labels or {}):
                 yield {"type": "ADDED", "object": render(row)}
+    elif since + 1 < rs.oldest_change():
+        raise Gone(f"resourceVersion {since} is too old: list again and watch from the "
+                   "list's resourceVersion")
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        for row in rs.list(ref.group, ref.plural, ns, since=since):
-            since = max(since, row.resource_version)
-            if not match(row.labels or {}):
-                continue
-            kind = "DELETED" if row.deleted else ("MODIFIED" if row.uid in seen else "ADDED")
-            seen.add(row.uid)
-            yield {"type": kind, "object": render(row)}
+        for change in rs.history(ref.group, ref.plural, ns, since):
+            since = change.resource_version
+            if match(change.labels or {}):
+                yield {"type": change.type, "object": change.object}
         time.sleep(WATCH_POLL_S)
+
+
+class Gone(ApiError):
+    status, code = 410, 9
 
 
 def error_status(exc: ApiError) -> dict[str, Any]:
     """A Kubernetes Status object for a failed resource request."""
-    reasons = {400: "BadRequest", 404: "NotFound", 409: "AlreadyExists", 413:
+    reasons = {400: "BadRequest", 404: "NotFound", 409: "AlreadyExists", 410: "Expired", 413:
                "RequestEntityTooLarge", 422: "Invalid"}
     reason = "Conflict" if isinstance(exc, Aborted) else reasons.get(exc.status, "InternalError")
     out: dict[str, Any] = {"apiVersion": "v1", "kind": "Status", "metadata": {},

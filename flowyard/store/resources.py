@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from flowyard.store.errors import Conflict, NotFound
-from flowyard.store.schema import Counter, Event, Resource, utcnow
+from flowyard.store.schema import Counter, Event, Resource, ResourceChange, utcnow
 from flowyard.store.store import Store, new_id
 
 
@@ -58,6 +58,12 @@ def to_object(row: Resource) -> dict[str, Any]:
     return obj
 
 
+def _log(s: Session, row: Resource, type_: str) -> None:
+    s.add(ResourceChange(resource_version=row.resource_version, uid=row.uid, group=row.group,
+                         plural=row.plural, namespace=row.namespace, type=type_,
+                         labels=row.labels or {}, object=to_object(row)))
+
+
 class ResourceStore:
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -85,7 +91,7 @@ class ResourceStore:
             rv = _next_version(s)
             if row is None:
                 row = Resource(uid=new_id(), group=key.group, plural=key.plural,
-                               namespace=key.namespace, name=key.name)
+                               namespace=key.namespace, name=key.name, created_at=utcnow())
                 s.add(row)
             else:  # a tombstone: the name is reused by a new object with a new uid
                 row.uid, row.created_at = new_id(), utcnow()
@@ -93,6 +99,7 @@ class ResourceStore:
                 version, kind, labels, body, status)
             row.resource_version, row.generation, row.deleted = rv, 1, False
             row.updated_at = utcnow()
+            _log(s, row, "ADDED")
         return row
 
     def write(self, key: Key, expected_rv: int | None, *, body: dict[str, Any] | None = None,
@@ -121,6 +128,7 @@ class ResourceStore:
                 row.version = version
             row.resource_version = _next_version(s)
             row.updated_at = utcnow()
+            _log(s, row, "MODIFIED")
         return row
 
     def delete(self, key: Key) -> Resource:
@@ -132,6 +140,7 @@ class ResourceStore:
             row.deleted = True
             row.resource_version = _next_version(s)
             row.updated_at = utcnow()
+            _log(s, row, "DELETED")
         return row
 
     def list(self, group: str, plural: str, namespace: str | None = None,
@@ -147,6 +156,31 @@ class ResourceStore:
             q = q.where(Resource.resource_version > since).order_by(Resource.resource_version)
         with self.store.session() as s:
             return list(s.scalars(q))
+
+    def history(self, group: str, plural: str, namespace: str | None, since: int,
+                limit: int = 1000) -> list[ResourceChange]:
+        """Every write to objects of a kind after `since`, in order: what a watch reports."""
+        q = select(ResourceChange).where(ResourceChange.group == group,
+                                         ResourceChange.plural == plural,
+                                         ResourceChange.resource_version > since)
+        if namespace is not None:
+            q = q.where(ResourceChange.namespace == namespace)
+        with self.store.session() as s:
+            return list(s.scalars(q.order_by(ResourceChange.resource_version).limit(limit)))
+
+    def compact(self, keep: int = 100_000) -> None:
+        """Forget all but the newest `keep` changes; a watch from before them must re-list."""
+        from sqlalchemy import delete
+
+        newest = self.current_version()
+        with self.store.session() as s, s.begin():
+            s.execute(delete(ResourceChange).where(ResourceChange.resource_version <= newest - keep))
+
+    def oldest_change(self) -> int:
+        from sqlalchemy import func
+
+        with self.store.session() as s:
+            return s.scalar(select(func.min(ResourceChange.resource_version))) or 0
 
     def changes(self, since: int, limit: int = 500) -> list[Resource]:
         """Objects of every kind written after `since`, oldest change first."""

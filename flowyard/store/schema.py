@@ -255,6 +255,23 @@ class Resource(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class ResourceChange(Base):
+    """One row per write to a resource, numbered by its resourceVersion: what a watch replays,
+    so no change is lost between two polls."""
+
+    __tablename__ = "resource_changes"
+    __table_args__ = (Index("ix_resource_changes_kind", "group", "plural", "resource_version"),)
+    resource_version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    uid: Mapped[str] = mapped_column(String(36))
+    group: Mapped[str] = mapped_column(String(253))
+    plural: Mapped[str] = mapped_column(String(128))
+    namespace: Mapped[str] = mapped_column(String(253))
+    type: Mapped[str] = mapped_column(String(16))  # ADDED | MODIFIED | DELETED
+    labels: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    object: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Counter(Base):
     __tablename__ = "counters"
     name: Mapped[str] = mapped_column(String(64), primary_key=True)

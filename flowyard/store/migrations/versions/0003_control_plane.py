@@ -1,4 +1,4 @@
-"""control plane: pipelines, recurring runs, resources
+"""control plane: pipelines, versions, recurring runs, resources and their change log
 
 New NOT NULL columns on runs and events carry server defaults so existing rows migrate.
 
@@ -35,6 +35,21 @@ def upgrade() -> None:
     with op.batch_alter_table('pipelines', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_pipelines_created_at'), ['created_at'], unique=False)
         batch_op.create_index('ix_pipelines_ns_name', ['namespace', 'name'], unique=True)
+
+    op.create_table('resource_changes',
+    sa.Column('resource_version', sa.Integer(), autoincrement=False, nullable=False),
+    sa.Column('uid', sa.String(length=36), nullable=False),
+    sa.Column('group', sa.String(length=253), nullable=False),
+    sa.Column('plural', sa.String(length=128), nullable=False),
+    sa.Column('namespace', sa.String(length=253), nullable=False),
+    sa.Column('type', sa.String(length=16), nullable=False),
+    sa.Column('labels', sa.JSON(), nullable=False),
+    sa.Column('object', sa.JSON(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('resource_version')
+    )
+    with op.batch_alter_table('resource_changes', schema=None) as batch_op:
+        batch_op.create_index('ix_resource_changes_kind', ['group', 'plural', 'resource_version'], unique=False)
 
     op.create_table('resources',
     sa.Column('uid', sa.String(length=36), nullable=False),
@@ -157,6 +172,10 @@ def downgrade() -> None:
         batch_op.drop_index('ix_resources_key')
 
     op.drop_table('resources')
+    with op.batch_alter_table('resource_changes', schema=None) as batch_op:
+        batch_op.drop_index('ix_resource_changes_kind')
+
+    op.drop_table('resource_changes')
     with op.batch_alter_table('pipelines', schema=None) as batch_op:
         batch_op.drop_index('ix_pipelines_ns_name')
         batch_op.drop_index(batch_op.f('ix_pipelines_created_at'))
