@@ -1,5 +1,6 @@
 """Cancellation: `store.request_cancel(run_id)` on a run whose tasks sleep ends it CANCELED,
-kills the task processes (Python and container alike), and starts nothing downstream."""
+kills the task processes (Python and container alike), and starts nothing downstream. Logs
+stream while a task runs."""
 
 import threading
 import time
@@ -15,6 +16,7 @@ from flowyard.store import open_store
 def sleepy(seconds: int) -> str:
     import time
 
+    print("going to sleep now")
     time.sleep(seconds)
     return "woke"
 
@@ -65,6 +67,11 @@ def test_request_cancel_kills_running_tasks(tmp_path: Path) -> None:
                     if t.state == "RUNNING" and t.pid and t.name in ("sleepy", "shell-sleep")]
         time.sleep(0.05)
     assert len(pids) == 2, "both sleeping tasks should be running"
+    # The log streams while the task runs, not only once it ended.
+    deadline = time.monotonic() + 30
+    while "going to sleep now" not in flowyard.Run.load(run_id).logs("sleepy"):
+        assert time.monotonic() < deadline, "the running task's log never showed its output"
+        time.sleep(0.05)
 
     assert store.request_cancel(run_id)
     worker.join(timeout=30)

@@ -200,7 +200,16 @@ def test_pipeline_end_to_end(backend: Store) -> None:
         assert t.started_at <= t.finished_at
         assert t.log_path and Path(t.log_path).exists()
 
-    second = flowyard.run(end_to_end, arguments={"n": 5})
+    exp = backend.experiment_by_name("Default", create=False)
+    assert exp is not None and row.experiment_id == exp.id
+
+    second = flowyard.run(end_to_end, arguments={"n": 5}, experiment="tuning",
+                          run_name="second try")
     assert [t.state for t in second.tasks] == ["CACHED", "CACHED"]
     assert second.outputs == first.outputs
     assert [(m.key, m.value) for m in backend.metrics(second.id)] == [("rows", 5.0)]
+    row2 = backend.get_run(second.id)
+    tuning = backend.experiment_by_name("tuning", create=False)
+    assert row2 is not None and tuning is not None
+    assert row2.display_name == "second try" and row2.experiment_id == tuning.id
+    assert [r.id for r in backend.list_runs(experiment_id=tuning.id)] == [second.id]
