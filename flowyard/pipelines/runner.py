@@ -150,7 +150,8 @@ async def drive(run_id: str, *, resume: bool = False, store: Store | None = None
         done = {t.path: t for t in store.tasks(run_id) if t.state in DONE_TASK_STATES}
     name = row.pipeline_name or "pipeline"
     ctx = RunContext(
-        run_id=run_id, job_name=name, resource_name=f"{name}-{run_id[:8]}",
+        # KFP's {{$.pipeline_job_name}} is the run's display name, not the pipeline's name.
+        run_id=run_id, job_name=row.display_name or name, resource_name=f"{name}-{run_id[:8]}",
         create_time=(row.created_at or now()).isoformat(), spec=row.spec, store=store,
         executor=get_executor("local"), artifacts=ArtifactStore(cfg.artifact_root),
         settings=cfg, platform=PlatformConfig.from_spec(row.platform_spec),
