@@ -81,7 +81,7 @@ def _report(run: flowyard.Run, task: str, key: str = "report") -> dict[str, str]
 
 
 def test_parameter_artifact_and_pipeline_placeholders(fy_home: Path) -> None:
-    run = flowyard.run(probe_pipeline, arguments={"text": "hello world"})
+    run = flowyard.run(probe_pipeline, arguments={"text": "hello world"}, run_name="nightly")
     assert run.state == "SUCCEEDED", run.error
     got = _report(run, "probe")
     ds = run.task("make-dataset").outputs["artifacts"]["out"][0]
@@ -96,7 +96,9 @@ def test_parameter_artifact_and_pipeline_placeholders(fy_home: Path) -> None:
     assert json.loads(got["result_metadata"]) == {}
     assert got["concat"] == "k=hello world-7"
     assert got["output_file"].endswith("executor_output.json")
-    assert got["job_name"] == "placeholder-probe"
+    # As on Kubeflow: the job name is the run's display name, the resource name is unique.
+    assert got["job_name"] == "nightly"
+    assert got["job_resource_name"].startswith("placeholder-probe")
     assert run.id[:8] in got["job_resource_name"]
     assert got["job_id"] == run.id
     assert got["task_name"] == "probe"
@@ -212,7 +214,7 @@ def test_pipeline_placeholders_as_parameter_values() -> None:
     def out(name: str) -> Any:
         return run.task(name).outputs["parameters"]["Output"]
 
-    assert out("job-name") == "named-job"
+    assert out("job-name") == run.name and run.name.startswith("named-job ")
     assert out("job-id") == run.id
     assert out("task-name") == "task-name"
     assert out("task-id") == run.task("task-id").id
