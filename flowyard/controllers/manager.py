@@ -33,7 +33,6 @@ class ControllerManager:
         self.resources = ResourceStore(store)
         self.since = 0
         self._requeue: dict[str, tuple[float, Key]] = {}  # uid -> (when, key)
-        self.wake = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
         compacted = 0.0
@@ -43,16 +42,14 @@ class ControllerManager:
                 if time.monotonic() - compacted > COMPACT_EVERY_S:
                     await asyncio.to_thread(self.resources.compact)
                     compacted = time.monotonic()
+            except RuntimeError as exc:
+                if "after shutdown" in str(exc):
+                    return  # the interpreter is exiting (an in-process client's loop)
+                log.exception("controller pass failed; trying again")
             except Exception:
                 log.exception("controller pass failed; trying again")
-            self.wake.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop_or_wake(stop), POLL_S)
-
-    async def _stop_or_wake(self, stop: asyncio.Event) -> None:
-        await asyncio.wait([asyncio.ensure_future(stop.wait()),
-                            asyncio.ensure_future(self.wake.wait())],
-                           return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait_for(stop.wait(), POLL_S)
 
     async def step(self) -> None:
         rows = await asyncio.to_thread(self.resources.changes, self.since)

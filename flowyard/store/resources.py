@@ -116,6 +116,12 @@ class ResourceStore:
                 raise Conflict(
                     f"the object has been modified (resourceVersion {row.resource_version}, "
                     f"you sent {expected_rv}): read it again and apply your change to it")
+            unchanged = ((body is None or body == row.body)
+                         and (labels is None or labels == (row.labels or {}))
+                         and (status is None or status == (row.status or {}))
+                         and (version is None or version == row.version))
+            if unchanged:
+                return row  # a no-op write keeps its resourceVersion, as in Kubernetes
             if body is not None:
                 if body.get("spec") != row.body.get("spec"):
                     row.generation += 1
