@@ -280,7 +280,12 @@ class ExecutorTask:
                     ctx.store.update_task(self.task_id, log_path=str(log))
                 return self._fail(str(exc), attempt)
             # PENDING while it waits for CPUs/GPUs; RUNNING (with its pid) once started.
-            handle = await ctx.executor.submit(work)
+            try:
+                handle = await ctx.executor.submit(work)
+            except asyncio.CancelledError:  # canceled while waiting for CPUs/GPUs
+                ctx.store.finish_task(self.task_id, ctx.run_id, "CANCELED", empty_outputs(),
+                                      error="canceled before it started")
+                raise
             ctx.store.update_task(self.task_id, state="RUNNING", attempts=attempt,
                                   log_path=work.log_path, inputs=_inputs_view(params, arts),
                                   started_at=now(), pid=handle.pid, cache_key=key)
