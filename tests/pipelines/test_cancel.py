@@ -98,3 +98,33 @@ def test_request_cancel_kills_running_tasks(tmp_path: Path) -> None:
     after = flowyard.run(quick, arguments={"marker": str(marker)})
     assert after.state == "SUCCEEDED", after.error
     assert marker.read_text() == "ran"
+
+
+def test_cancel_reaches_tasks_waiting_for_resources() -> None:
+    """Each task asks for the whole machine, so the second waits; a cancel ends both."""
+
+    @dsl.pipeline
+    def queue():
+        sleepy(seconds=120).set_cpu_request("4096").set_display_name("first")
+        sleepy(seconds=120).set_cpu_request("4096").set_display_name("second")
+
+    result: list[flowyard.Run] = []
+    worker = threading.Thread(target=lambda: result.append(flowyard.run(queue)), daemon=True)
+    worker.start()
+    store = open_store()
+    deadline = time.monotonic() + 60
+    states: dict[str, str] = {}
+    run_id = ""
+    while time.monotonic() < deadline and sorted(states.values()) != ["PENDING", "RUNNING"]:
+        runs = store.list_runs()
+        if runs:
+            run_id = runs[0].id
+            states = {t.name: t.state for t in store.tasks(run_id)}
+        time.sleep(0.05)
+    assert sorted(states.values()) == ["PENDING", "RUNNING"], states
+    assert store.request_cancel(run_id)
+    worker.join(timeout=30)
+    assert not worker.is_alive()
+    run = result[0]
+    assert run.state == "CANCELED"
+    assert {t.name: t.state for t in run.tasks} == {"first": "CANCELED", "second": "CANCELED"}
