@@ -250,3 +250,12 @@ def test_unknown_run_id() -> None:
         result = cli(*args)
         assert result.exit_code == 2
         assert "no run 'no-such-run'" in result.stderr
+
+
+def test_run_without_json_shows_progress_and_result(typed_yaml: Path) -> None:
+    result = cli("run", str(typed_yaml), "-p", "name=plain", "-p", "n=2")
+    assert result.exit_code == 0, result.output
+    run_id = open_store().list_runs()[0].id
+    assert "SUCCEEDED" in result.stdout and run_id in result.stdout
+    assert "describe" in result.stdout  # the task tree
+    assert '"Output"' in result.stdout and "plain" in result.stdout  # the pipeline outputs
