@@ -129,6 +129,8 @@ def pipeline_page(pipeline_id: str, version: str = "") -> None:
         with inputs:
             for name, d in input_definitions(spec).items():
                 default = d.get("defaultValue", "required")
+                if d.get("parameterType") == "NUMBER_INTEGER" and isinstance(default, float):
+                    default = int(default)  # the IR stores every number as a double
                 ui.label(f"{name}: {d.get('parameterType', '').lower()} = {default}").classes(
                     "text-body2 font-mono")
 

@@ -26,13 +26,29 @@ TASK_COLUMNS = [
 ACTIVE = ("PENDING", "RUNNING", "CANCELING")
 
 
-def _tree_key(path: str) -> tuple[tuple[int, int, str], ...]:
-    # Children right under their parent, loop iterations in numeric order.
-    return tuple((0, int(seg), "") if seg.isdigit() else (1, 0, seg) for seg in path.split("/"))
+def _tree_order(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Depth first: each task right under its parent, siblings in the order they started
+    (loop iterations by index), so the list reads like the run went."""
+    children: dict[str | None, list[dict[str, Any]]] = {}
+    for t in tasks:
+        children.setdefault(t["parent_id"], []).append(t)
+    out: list[dict[str, Any]] = []
+
+    def walk(parent: str | None) -> None:
+        kids = children.get(parent, [])
+        if kids and all("index" in k["details"] for k in kids):
+            kids = sorted(kids, key=lambda k: k["details"]["index"])
+        for k in kids:
+            out.append(k)
+            walk(k["id"])
+
+    walk(None)
+    seen = {t["id"] for t in out}
+    return out + [t for t in tasks if t["id"] not in seen]  # orphans, if any
 
 
 def _task_rows(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    tasks = sorted(tasks, key=lambda t: _tree_key(t["path"]))
+    tasks = _tree_order(tasks)
     return [{"id": t["id"], "name": ("· " * t["path"].count("/")) + t["name"],
              "state": t["state"], "duration": layout.dur(t["duration"])} for t in tasks]
 

@@ -70,7 +70,7 @@ def page(browser: Any, server: Server) -> Iterator[Any]:
 
 def shot(page: Any, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
-    time.sleep(0.4)  # let ECharts/Mermaid finish drawing
+    time.sleep(0.4)  # let ECharts finish drawing
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
@@ -111,10 +111,9 @@ def wait_run(page: Any, state: str, timeout: float = 90) -> None:
 
 
 def node_fills(page: Any) -> list[str]:
-    """The fill of every task node the Mermaid graph drew (groups excluded)."""
+    """The fill of every task box the graph drew (groups excluded)."""
     return page.evaluate("""() => [...document.querySelectorAll(
-        '[data-testid=run-graph] g.node > rect.label-container')]
-        .map(r => (r.getAttribute('style') || '').match(/fill:([^;!]+)/)?.[1]?.trim() || '')""")
+        '[data-testid=run-graph] g.fy-node > rect')].map(r => r.getAttribute('fill'))""")
 
 
 def test_run_from_form_graph_logs_confusion_matrix(page: Any, server: Server) -> None:
@@ -135,17 +134,16 @@ def test_run_from_form_graph_logs_confusion_matrix(page: Any, server: Server) ->
 
     wait_run(page, "succeeded")
     page.wait_for_function(f"""() => {{
-        const fills = [...document.querySelectorAll(
-            '[data-testid=run-graph] g.node > rect.label-container')]
-            .map(r => r.getAttribute('style') || '');
-        return fills.length >= 5 && fills.every(s => s.includes('fill:{GREEN}'));
+        const fills = [...document.querySelectorAll('[data-testid=run-graph] g.fy-node > rect')]
+            .map(r => r.getAttribute('fill'));
+        return fills.length >= 5 && fills.every(f => f === '{GREEN}');
     }}""", timeout=15_000)
     fills = node_fills(page)
     assert fills and all(f == GREEN for f in fills), fills
     shot(page, "run-succeeded-graph")
 
     # The confusion matrix of `evaluate` (opened from its node in the graph), by ECharts.
-    by_id(page, "run-graph").locator("g.node", has_text="evaluate").click()
+    by_id(page, "run-graph").locator("g.fy-node", has_text="evaluate").click()
     matrix = by_id(page, "confusion-matrix")
     matrix.wait_for()
     assert matrix.locator("canvas").count() >= 1
@@ -157,7 +155,7 @@ def test_run_from_form_graph_logs_confusion_matrix(page: Any, server: Server) ->
     assert frame.get_attribute("sandbox") == "allow-scripts"  # no same-origin: fenced off
     page.frame_locator("[data-testid=html-frame]:visible iframe").first.get_by_text(
         "Hello from an HTML artifact").wait_for()
-    page.get_by_text("v1 markdown output").wait_for()
+    page.locator("h2:visible", has_text="v1 markdown output").first.wait_for()
     shot(page, "run-visualizations")
 
     status = httpx.get(f"{server.url}/apis/v2beta1/runs/{run_id}").json()

@@ -184,8 +184,9 @@ def artifact_view(art: dict[str, Any]) -> None:
 def content_preview(art: dict[str, Any], p: dict[str, Any]) -> None:
     if p["kind"] == "image":
         # A plain <img>: QImg needs a fixed ratio and shows a spinner for tiny images.
-        ui.element("img").props(f'src="{raw_url(art["id"])}" alt="{art["name"]}"').style(
-            "max-width: 32rem; image-rendering: pixelated; min-width: 64px").props(tid("image-preview"))
+        img = ui.element("img").props(f'src="{raw_url(art["id"])}" alt="{art["name"]}"')
+        img.style("max-width: 32rem; min-width: 64px; align-self: flex-start; "
+                  "image-rendering: pixelated").props(tid("image-preview"))
     elif p["kind"] == "csv":
         csv_table(p["rows"])
     elif p["kind"] == "json":
