@@ -259,3 +259,44 @@ def test_run_without_json_shows_progress_and_result(typed_yaml: Path) -> None:
     assert "SUCCEEDED" in result.stdout and run_id in result.stdout
     assert "describe" in result.stdout  # the task tree
     assert '"Output"' in result.stdout and "plain" in result.stdout  # the pipeline outputs
+
+
+def test_ctrl_c_cancels_the_run(pipelines: Path) -> None:
+    import signal
+
+    runner = subprocess.Popen([sys.executable, "-m", "flowyard.cli.main", "run",
+                               f"{pipelines}:sleepy", "--json"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    pid = 0
+    try:
+        store = open_store()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not pid:
+            runs = store.list_runs()
+            running = [t for t in store.tasks(runs[0].id) if t.state == "RUNNING"] if runs else []
+            pid = running[0].pid or 0 if running else 0
+            assert runner.poll() is None, runner.communicate()
+            time.sleep(0.1)
+        assert pid, "the run never started its task"
+        runner.send_signal(signal.SIGINT)
+        out, err = runner.communicate(timeout=60)
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+            runner.communicate()
+    assert runner.returncode == 1, err
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["state"] == "CANCELED"
+    assert result["tasks"] == {"nap": "CANCELED"}
+    deadline = time.monotonic() + 10
+    while alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not alive(pid), "the task process survived"
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
