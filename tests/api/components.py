@@ -61,3 +61,22 @@ def two_steps(path: str) -> str:
 @dsl.pipeline(name="one-step")
 def one_step(x: int = 1) -> int:
     return add(a=x, b=1).output
+
+
+@dsl.component
+def flaky(path: str) -> str:
+    """Fails the first time it runs, succeeds after: what a retry is for."""
+    import os
+
+    if not os.path.exists(path):
+        open(path, "w").close()
+        raise RuntimeError("first attempt fails")
+    return "ok"
+
+
+@dsl.pipeline(name="flaky")
+def flaky_pipeline(path: str, marks: str) -> str:
+    first = mark(path=marks, text="before")
+    done = flaky(path=path)
+    done.after(first)
+    return done.output
