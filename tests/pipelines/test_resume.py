@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from kfp import dsl
@@ -60,7 +61,7 @@ def _cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "flowyard.cli.main", *args]
 
 
-def _wait_for(predicate, what: str, timeout: float = 60.0):  # type: ignore[no-untyped-def]
+def _wait_for(predicate: Callable[[], str | None], what: str, timeout: float = 60.0) -> str:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
