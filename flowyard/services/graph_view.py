@@ -118,7 +118,9 @@ class _Tree:
 
 
 def _svg(boxes: list[Box], width: float, height: float) -> tuple[str, dict[str, str]]:
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
+    # Natural size at most, shrunk to the container's width (the viewBox keeps proportions).
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="100%" '
+             f'style="max-width:{width:.0f}px;height:auto;display:block;margin:auto" '
              f'viewBox="0 0 {width:.0f} {height:.0f}" font-family="Roboto, sans-serif">',
              '<defs><marker id="fy-arrow" viewBox="0 0 10 10" refX="9" refY="5" '
              'markerWidth="7" markerHeight="7" orient="auto-start-reverse">'

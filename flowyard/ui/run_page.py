@@ -100,14 +100,14 @@ def run_page(run_id: str, task: str = "") -> None:
             with ui.tab_panel("graph").classes("q-pa-none"):
                 legend()
                 with ui.row().classes("w-full no-wrap gap-3 items-start"):
-                    with ui.column().classes("w-1/2 gap-2"):
+                    with ui.column().classes("w-7/12 gap-2"):
                         with ui.card().classes("w-full overflow-auto"):
                             graph = RunGraph(on_task=lambda tid: open_task(tid))
                         table = ui.table(columns=TASK_COLUMNS, rows=[], row_key="id").props(
                             "dense flat bordered").classes("w-full").props(tid("task-table"))
                         table.add_slot("body-cell-state", layout.STATE_SLOT)
                         table.on("rowClick", lambda e: open_task(e.args[1]["id"]))
-                    panel = ui.card().classes("w-1/2").props(tid("task-panel"))
+                    panel = ui.card().classes("w-5/12").props(tid("task-panel"))
                     with panel:
                         ui.label("Click a task in the graph or the list.").classes("text-grey-6")
             with ui.tab_panel("details"):

@@ -245,3 +245,18 @@ def test_overview_pages(page: Any, server: Server) -> None:
     got = httpx.get(f"{server.url}/apis/v2beta1/recurringruns/{rr.json()['recurring_run_id']}")
     assert got.json()["status"] == "DISABLED"
     shot(page, "recurring")
+
+
+def test_terminate_then_retry(page: Any, server: Server) -> None:
+    existing = httpx.get(f"{server.url}/apis/v2beta1/pipelines").json().get("pipelines", [])
+    pipeline_id = existing[0]["pipeline_id"] if existing else upload_pipeline(page)
+    run_id = start_run(page, pipeline_id, {"delay": "20"}, "to be stopped")
+    wait_run(page, "running")
+    page.get_by_role("button", name="Terminate").click()
+    wait_run(page, "canceled", timeout=30)
+    assert httpx.get(f"{server.url}/apis/v2beta1/runs/{run_id}").json()["state"] == "CANCELED"
+    shot(page, "run-canceled")
+    page.get_by_role("button", name="Retry").click()
+    wait_run(page, "running", timeout=30)  # a retry runs again what did not finish
+    page.get_by_role("button", name="Terminate").click()
+    wait_run(page, "canceled", timeout=30)
