@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from kfp import dsl
 
 import flowyard
@@ -79,7 +80,11 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-def test_sigkill_then_resume_loses_nothing(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_sigkill_then_resume_loses_nothing(tmp_path: Path, backend: str,
+                                           request: pytest.FixtureRequest) -> None:
+    if backend == "postgres":
+        request.getfixturevalue("pg_url")  # the CLI processes inherit FLOWYARD_DATABASE_URL
     source = tmp_path / "resumable.py"
     source.write_text(textwrap.dedent(PIPELINE))
     ca, cb, cs = (tmp_path / f"{n}.count" for n in ("a", "b", "s"))
