@@ -70,7 +70,7 @@ class _LoopTransport(httpx.BaseTransport):
         return httpx.Response(status, headers=headers, content=data, request=request)
 
 
-_local_http: dict[str, httpx.Client] = {}
+_local_http: dict[str, tuple[httpx.Client, Any, Any]] = {}  # key -> (client, plane, loop)
 _local_lock = threading.Lock()
 
 
@@ -85,16 +85,29 @@ def local_http(*, scheduler: bool = False, recover: bool = False) -> httpx.Clien
 
     key = f"{settings().database_url}|{scheduler}|{recover}"
     with _local_lock:
-        client = _local_http.get(key)
-        if client is None:
+        entry = _local_http.get(key)
+        if entry is None:
             bg = BackgroundLoop()
             plane = ControlPlane(scheduler=scheduler, recover=recover)
             app = create_app()
             app.state.services = asyncio.run_coroutine_threadsafe(plane.start(), bg.loop).result()
             client = httpx.Client(transport=_LoopTransport(app, bg.loop),
                                   base_url="http://flowyard.local", timeout=None)
-            _local_http[key] = client
-        return client
+            entry = _local_http[key] = (client, plane, bg)
+        return entry[0]
+
+
+def close_local() -> None:
+    """Stop the in-process control planes (runs still going stay RUNNING for the next
+    `flowyard up` to resume) and their loops."""
+    with _local_lock:
+        entries = list(_local_http.values())
+        _local_http.clear()
+    for client, plane, bg in entries:
+        asyncio.run_coroutine_threadsafe(plane.stop(), bg.loop).result(timeout=60)
+        bg.loop.call_soon_threadsafe(bg.loop.stop)
+        bg.thread.join(timeout=10)
+        client.close()
 
 
 class Client:

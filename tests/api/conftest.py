@@ -65,6 +65,15 @@ class Server:
                 self.proc.wait()
 
 
+@pytest.fixture(autouse=True)
+def _close_in_process_planes() -> Iterator[None]:
+    """A test's in-process control plane stops with the test, not at interpreter exit."""
+    yield
+    from flowyard.client import close_local
+
+    close_local()
+
+
 @pytest.fixture
 def server(fy_home: Path) -> Iterator[Server]:
     srv = Server(fy_home).start()
