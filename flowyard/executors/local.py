@@ -161,8 +161,15 @@ class LocalExecutor:
         gpus = await self.pool.acquire(work.resources)
         if work.resources.gpu:
             work.env["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, gpus))
+        start = asyncio.ensure_future(asyncio.to_thread(self.zygote.start, work))
         try:
-            pid = await asyncio.to_thread(self.zygote.start, work)
+            pid = await asyncio.shield(start)
+        except asyncio.CancelledError:
+            # Canceled mid-fork: the fork still happens in its thread; stop what it starts.
+            with contextlib.suppress(Exception):
+                _signal_group(await start, signal.SIGKILL)
+            await self.pool.release(work.resources, gpus)
+            raise
         except BaseException:
             await self.pool.release(work.resources, gpus)
             raise
