@@ -5,7 +5,9 @@ stream while a task runs."""
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
+import pytest
 from kfp import dsl
 
 import flowyard
@@ -128,3 +130,58 @@ def test_cancel_reaches_tasks_waiting_for_resources() -> None:
     run = result[0]
     assert run.state == "CANCELED"
     assert {t.name: t.state for t in run.tasks} == {"first": "CANCELED", "second": "CANCELED"}
+
+
+@dsl.component
+def record_pid(path: str) -> str:
+    import os
+    import time
+
+    with open(path, "w") as f:
+        f.write(str(os.getpid()))
+    time.sleep(120)
+    return "done"
+
+
+def test_cancel_during_the_fork_leaves_no_process(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cancel that arrives while the task's process is being forked must still stop it."""
+    from flowyard.executors.local import Zygote
+
+    real_start = Zygote.start
+    forking = threading.Event()
+
+    def slow_start(self: Zygote, work: Any) -> int:
+        forking.set()
+        time.sleep(1.0)  # the cancel lands in here
+        return real_start(self, work)
+
+    monkeypatch.setattr(Zygote, "start", slow_start)
+    pid_file = tmp_path / "pid"
+
+    @dsl.pipeline
+    def p(path: str):
+        record_pid(path=path)
+
+    result: list[flowyard.Run] = []
+    worker = threading.Thread(
+        target=lambda: result.append(flowyard.run(p, arguments={"path": str(pid_file)})),
+        daemon=True)
+    worker.start()
+    assert forking.wait(60)
+    store = open_store()
+    assert store.request_cancel(store.list_runs()[0].id)
+    worker.join(timeout=30)
+    assert not worker.is_alive()
+    assert result[0].state == "CANCELED"
+    assert result[0].task("record-pid").state == "CANCELED"
+    # Had the process survived, it would have written its pid by now and still be sleeping.
+    deadline = time.monotonic() + 2
+    while not pid_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if pid_file.exists() and pid_file.read_text():
+        pid = int(pid_file.read_text())
+        deadline = time.monotonic() + 10
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _alive(pid)
