@@ -4,6 +4,7 @@ already exists becomes a new version of that pipeline."""
 
 from __future__ import annotations
 
+import re
 import tempfile
 from pathlib import Path, PurePath
 from typing import Any
@@ -12,8 +13,7 @@ from flowyard.pipelines.errors import PipelineError
 from flowyard.pipelines.loader import load_pipeline
 from flowyard.services import pipelines
 from flowyard.services.context import Services
-from flowyard.services.errors import InvalidArgument, NotFound
-from flowyard.store.store import now
+from flowyard.services.errors import AlreadyExists, InvalidArgument, NotFound
 
 
 def _compile_python(data: bytes, filename: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
@@ -29,6 +29,11 @@ def _compile_python(data: bytes, filename: str) -> tuple[dict[str, Any], dict[st
     return doc.spec, doc.platform_spec
 
 
+def _label(filename: str) -> str:
+    """The file's name as a version name may spell it (KFP's names allow few characters)."""
+    return re.sub(r"[^\w .\-()/:]", "_", PurePath(filename).name)[:200] or "upload"
+
+
 def upload(svc: Services, data: bytes, filename: str, name: str = "",
            description: str = "") -> dict[str, Any]:
     """Store the file as a pipeline (or a new version of the pipeline with its name);
@@ -39,18 +44,27 @@ def upload(svc: Services, data: bytes, filename: str, name: str = "",
         spec, platform = pipelines.parse_package(data, filename)
     name = name.strip() or str(spec.get("pipelineInfo", {}).get("name")) or PurePath(
         filename).stem
-    version = {"name": f"{name} {now().strftime('%Y-%m-%d %H:%M:%S')}",
-               "pipeline_spec": ({"pipeline_spec": spec, "platform_spec": platform}
-                                 if platform else spec), "description": description}
+    version: dict[str, Any] = {
+        "pipeline_spec": ({"pipeline_spec": spec, "platform_spec": platform}
+                          if platform else spec), "description": description}
     try:
         existing = pipelines.get_by_name(svc, name)
     except NotFound:
+        version["name"] = f"v1 ({_label(filename)})"
         pipelines.create_with_version(svc, {
             "pipeline": {"name": name, "description": description},
             "pipeline_version": version})
         existing = pipelines.get_by_name(svc, name)
         ver = pipelines.version_row(svc, existing["pipeline_id"], "")
         return {"pipeline_id": existing["pipeline_id"], "pipeline_version_id": ver.id}
-    out = pipelines.create_version(svc, existing["pipeline_id"], version)
-    return {"pipeline_id": existing["pipeline_id"],
-            "pipeline_version_id": out["pipeline_version_id"]}
+    pid = existing["pipeline_id"]
+    count = int(pipelines.list_versions(svc, pid, page_size=1).get("total_size", 0))
+    # Versions are numbered; an upload racing this one takes the next number instead.
+    for n in range(count + 1, count + 20):
+        version["name"] = f"v{n} ({_label(filename)})"
+        try:
+            out = pipelines.create_version(svc, pid, version)
+        except AlreadyExists:
+            continue
+        return {"pipeline_id": pid, "pipeline_version_id": out["pipeline_version_id"]}
+    raise AlreadyExists(f"pipeline {name!r}: could not number a new version")
