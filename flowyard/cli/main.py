@@ -73,7 +73,7 @@ def run(
     from flowyard.pipelines import arguments
     from flowyard.pipelines.errors import PipelineError
     from flowyard.pipelines.loader import load_pipeline
-    from flowyard.pipelines.runner import drive, reopen, submit
+    from flowyard.pipelines.runner import check_not_driven, drive, reopen, submit
 
     store = _store()
     try:
@@ -83,6 +83,8 @@ def run(
                 reopen(row.id, store)  # a retry: only what did not finish runs again
             elif row.state in ("SUCCEEDED", "SKIPPED"):
                 raise PipelineError(f"run {row.id} already {row.state}; nothing to resume")
+            else:
+                check_not_driven(row)
             run_id, title, is_resume = row.id, row.display_name, True
         else:
             if not pipeline:

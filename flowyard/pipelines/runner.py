@@ -111,6 +111,21 @@ def _driver() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+def check_not_driven(row: Any) -> None:
+    """Refuse to resume a run whose driver on this machine is still alive: both would run
+    its tasks (the resumer even kills the live driver's task processes as orphans)."""
+    host, _, pid = (row.driver or "").rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+        return
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return
+    if state != "Z":
+        raise PipelineError(f"run {row.id} is still being driven by process {pid}; cancel it "
+                            f"(flowyard runs cancel {row.id}) or wait for it to end")
+
+
 def _started_at(pid: int) -> float | None:
     """When process `pid` started (epoch seconds), from /proc; None if it is gone."""
     try:
@@ -146,6 +161,7 @@ async def drive(run_id: str, *, resume: bool = False, store: Store | None = None
     cfg = settings()
     done: dict[str, Any] = {}
     if resume:
+        check_not_driven(row)
         _kill_orphans(store, run_id)
         done = {t.path: t for t in store.tasks(run_id) if t.state in DONE_TASK_STATES}
     name = row.pipeline_name or "pipeline"
