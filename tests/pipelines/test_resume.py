@@ -195,3 +195,60 @@ def test_failed_run_is_retried_without_redoing_finished_tasks(tmp_path: Path) ->
     assert retried.outputs == {"Output": "first+second"}
     assert retried.error is None
     assert len(counter.read_text().splitlines()) == 1
+
+
+WAITING = '''
+from kfp import dsl
+
+
+@dsl.component
+def wait_for(flag: str) -> str:
+    import os
+    import time
+
+    while not os.path.exists(flag):
+        time.sleep(0.05)
+    return "released"
+
+
+@dsl.pipeline
+def waiting(flag: str) -> str:
+    return wait_for(flag=flag).output
+'''
+
+
+def test_resume_of_a_run_whose_driver_is_alive_is_refused(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from flowyard.cli.main import app
+
+    source = tmp_path / "waiting.py"
+    source.write_text(textwrap.dedent(WAITING))
+    flag = tmp_path / "go"
+    store = open_store()
+    proc = subprocess.Popen(_cli("run", str(source), "--json", "-p", f"flag={flag}"),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        def running() -> str | None:
+            assert proc.poll() is None, proc.communicate()
+            runs = store.list_runs()
+            if runs and any(t.state == "RUNNING" for t in store.tasks(runs[0].id)):
+                return runs[0].id
+            return None
+
+        run_id = _wait_for(running, "the task to start")
+        refused = CliRunner().invoke(app, ["run", "--resume", run_id, "--json"])
+        assert refused.exit_code == 2
+        assert "still being driven by process" in " ".join(refused.stderr.split())
+        with pytest.raises(Exception, match="still being driven"):
+            resume(run_id)
+        flag.touch()
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, err
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["state"] == "SUCCEEDED" and result["outputs"] == {"Output": "released"}
+    assert flowyard.Run.load(run_id).state == "SUCCEEDED"
