@@ -97,6 +97,14 @@ def local_http(*, scheduler: bool = False, recover: bool = False) -> httpx.Clien
         return entry[0]
 
 
+async def _shutdown(plane: Any) -> None:
+    await plane.stop()
+    rest = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    for t in rest:
+        t.cancel()
+    await asyncio.gather(*rest, return_exceptions=True)
+
+
 def close_local() -> None:
     """Stop the in-process control planes (runs still going stay RUNNING for the next
     `flowyard up` to resume) and their loops."""
@@ -104,7 +112,7 @@ def close_local() -> None:
         entries = list(_local_http.values())
         _local_http.clear()
     for client, plane, bg in entries:
-        asyncio.run_coroutine_threadsafe(plane.stop(), bg.loop).result(timeout=60)
+        asyncio.run_coroutine_threadsafe(_shutdown(plane), bg.loop).result(timeout=60)
         bg.loop.call_soon_threadsafe(bg.loop.stop)
         bg.thread.join(timeout=10)
         client.close()

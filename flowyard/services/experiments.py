@@ -83,7 +83,7 @@ def list_(svc: Services, *, page_token: str | None = None, page_size: Any = None
     rows, total = list_page(svc.store, Experiment, COLUMNS, p)
     last = ExperimentStore(svc.store).last_run_times([r.id for r in rows])
     return compact({"experiments": [to_json(r, last.get(r.id)) for r in rows] or None,
-                    "total_size": total, "next_page_token": listing.next_token(p, total) or None})
+                    "total_size": total, "next_page_token": listing.token(p, total, rows, COLUMNS)})
 
 
 def archive(svc: Services, experiment_id: str) -> dict[str, Any]:

@@ -7,6 +7,7 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from flowyard.services.errors import InvalidArgument
@@ -114,18 +115,30 @@ def parse_sort(raw: str | None, fields: dict[str, Field], default: str = "create
     return fields[key].column, len(parts) == 2 and parts[1] != "asc"
 
 
-def _encode_token(offset: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
+def _encode_token(offset: int, sort: str = "", after: list[Any] | None = None) -> str:
+    doc: dict[str, Any] = {"offset": offset}
+    if after is not None:
+        doc.update(sort=sort, after=after)
+    return base64.urlsafe_b64encode(json.dumps(doc).encode()).decode()
 
 
-def _decode_token(token: str) -> int:
+def _decode_token(token: str) -> dict[str, Any]:
     try:
-        offset = json.loads(base64.urlsafe_b64decode(token.encode()))["offset"]
+        doc = json.loads(base64.urlsafe_b64decode(token.encode()))
+        offset = doc["offset"]
         if not isinstance(offset, int) or offset < 0:
             raise ValueError
-        return offset
-    except (binascii.Error, ValueError, KeyError, TypeError, UnicodeDecodeError):
+        after = doc.get("after")
+        if after is not None and (not isinstance(after, list) or len(after) != 3):
+            raise ValueError
+        return doc
+    except (binascii.Error, ValueError, KeyError, TypeError, UnicodeDecodeError,
+            AttributeError):
         raise InvalidArgument("page_token: not a token this server returned") from None
+
+
+def _sort_id(key: str, desc: bool) -> str:
+    return f"{key} {'desc' if desc else 'asc'}"
 
 
 def page(fields: dict[str, Field], *, filter: str | None = None, sort_by: str | None = None,
@@ -139,10 +152,37 @@ def page(fields: dict[str, Field], *, filter: str | None = None, sort_by: str | 
         raise InvalidArgument("page_size: must not be negative")
     size = min(size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
     key, desc = parse_sort(sort_by, fields, default_sort)
-    return Page(parse_filter(filter, fields), key, desc,
-                _decode_token(page_token) if page_token else 0, size)
+    out = Page(parse_filter(filter, fields), key, desc, 0, size)
+    if page_token:
+        doc = _decode_token(page_token)
+        out.offset = doc["offset"]
+        after = doc.get("after")
+        # A token carries its sort: used with another sort, only its offset still means much.
+        if after is not None and doc.get("sort") == _sort_id(key, desc):
+            kind, value, pk = after
+            try:
+                out.after = (datetime.fromisoformat(value) if kind == "time" else value, pk)
+            except (TypeError, ValueError):
+                raise InvalidArgument("page_token: not a token this server returned") from None
+    return out
 
 
-def next_token(p: Page, total: int) -> str:
+def next_token(p: Page, total: int, last: Any = None, columns: dict[str, Any] | None = None
+               ) -> str:
+    """The token for the page after `p`; with the page's `last` row, a keyset token."""
     end = p.offset + p.limit
-    return _encode_token(end) if end < total else ""
+    if end >= total:
+        return ""
+    if last is not None and columns is not None:
+        value = getattr(last, columns[p.sort_key].key)
+        pk = getattr(last, type(last).__mapper__.primary_key[0].key)
+        if isinstance(value, datetime):
+            return _encode_token(end, _sort_id(p.sort_key, p.desc), ["time", value.isoformat(), pk])
+        if value is not None and isinstance(value, str | int | float | bool):
+            return _encode_token(end, _sort_id(p.sort_key, p.desc), ["value", value, pk])
+    return _encode_token(end)
+
+
+def token(p: Page, total: int, rows: list[Any], columns: dict[str, Any]) -> str | None:
+    """next_page_token for a list response (None when this was the last page)."""
+    return next_token(p, total, rows[-1] if rows else None, columns) or None

@@ -254,7 +254,7 @@ def list_(svc: Services, *, page_token: str | None = None, page_size: Any = None
                      page_size=page_size)
     rows, total = list_page(svc.store, Pipeline, COLUMNS, p)
     return compact({"pipelines": [to_json(r) for r in rows] or None, "total_size": total,
-                    "next_page_token": listing.next_token(p, total) or None})
+                    "next_page_token": listing.token(p, total, rows, COLUMNS)})
 
 
 def list_versions(svc: Services, pipeline_id: str, *, page_token: str | None = None,
@@ -266,7 +266,7 @@ def list_versions(svc: Services, pipeline_id: str, *, page_token: str | None = N
     rows, total = list_page(svc.store, PipelineVersion, VERSION_COLUMNS, p,
                             [PipelineVersion.pipeline_id == pipeline_id])
     return compact({"pipeline_versions": [version_json(r) for r in rows] or None,
-                    "total_size": total, "next_page_token": listing.next_token(p, total) or None})
+                    "total_size": total, "next_page_token": listing.token(p, total, rows, VERSION_COLUMNS)})
 
 
 def delete(svc: Services, pipeline_id: str, cascade: bool = False) -> dict[str, Any]:

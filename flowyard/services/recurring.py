@@ -131,7 +131,7 @@ def list_(svc: Services, *, page_token: str | None = None, page_size: Any = None
     rows, total = list_page(svc.store, RecurringRun, COLUMNS, p, where)
     # KFP spells this one list key in camelCase (its proto has a json_name).
     return compact({"recurringRuns": [to_json(r) for r in rows] or None, "total_size": total,
-                    "next_page_token": listing.next_token(p, total) or None})
+                    "next_page_token": listing.token(p, total, rows, COLUMNS)})
 
 
 def set_enabled(svc: Services, rr_id: str, enabled: bool) -> dict[str, Any]:

@@ -105,7 +105,7 @@ def list_(svc: Services, *, page_token: str | None = None, page_size: Any = None
     where = [Run.experiment_id == experiment_id] if experiment_id else []
     rows, total = list_page(svc.store, Run, COLUMNS, p, where, load=_LIST_COLUMNS)
     return compact({"runs": [run_json(r, full=False) for r in rows] or None,
-                    "total_size": total, "next_page_token": listing.next_token(p, total) or None})
+                    "total_size": total, "next_page_token": listing.token(p, total, rows, COLUMNS)})
 
 
 def driver_alive(driver: str | None) -> bool:

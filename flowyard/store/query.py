@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, not_, select
+from sqlalchemy import ColumnElement, and_, func, select, true
 from sqlalchemy.orm import InstrumentedAttribute
 
 from flowyard.store.store import Store
@@ -30,6 +30,9 @@ class Page:
     desc: bool = True
     offset: int = 0
     limit: int = 50
+    # Keyset paging: the sort value and primary key of the previous page's last row. Pages
+    # deep in a long list then cost what the first page costs (no OFFSET scan).
+    after: tuple[Any, Any] | None = None
 
 
 Columns = dict[str, InstrumentedAttribute[Any]]
@@ -69,12 +72,22 @@ def list_page(store: Store, model: type[Any], columns: Columns, page: Page,
         if p.op == "NOT_EQUALS":
             cond = cond | col.is_(None)
         conds.append(cond)
-    clause = and_(*conds) if conds else not_(False)  # type: ignore[arg-type]
+    clause = and_(*conds) if conds else true()
     sort_col = columns[page.sort_key]
     order = [sort_col.desc() if page.desc else sort_col.asc()]
     pk = model.__mapper__.primary_key[0]
     order.append(pk.desc() if page.desc else pk.asc())
-    q = select(model).where(clause).order_by(*order).offset(page.offset).limit(page.limit)
+    q = select(model).where(clause).order_by(*order).limit(page.limit)
+    if page.after is not None:
+        value, last = page.after
+        # "at or past the value" first, so both databases seek the sort column's index to
+        # the previous page's end instead of scanning from the top.
+        if page.desc:
+            q = q.where(sort_col <= value, (sort_col < value) | (pk < last))
+        else:
+            q = q.where(sort_col >= value, (sort_col > value) | (pk > last))
+    else:
+        q = q.offset(page.offset)
     if load:
         from sqlalchemy.orm import load_only
 

@@ -47,6 +47,8 @@ class Experiment(Base):
 
 class Run(Base):
     __tablename__ = "runs"
+    # An experiment's runs, newest first, without sorting them (revision 0003).
+    __table_args__ = (Index("ix_runs_experiment_created", "experiment_id", "created_at"),)
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     display_name: Mapped[str] = mapped_column(String(255))
     pipeline_name: Mapped[str] = mapped_column(String(255), default="")

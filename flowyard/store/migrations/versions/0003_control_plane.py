@@ -138,11 +138,13 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('pipeline_root', sa.Text(), nullable=False, server_default=''))
         batch_op.add_column(sa.Column('service_account', sa.String(length=255), nullable=False, server_default=''))
         batch_op.create_index(batch_op.f('ix_runs_recurring_run_id'), ['recurring_run_id'], unique=False)
+        batch_op.create_index('ix_runs_experiment_created', ['experiment_id', 'created_at'], unique=False)
 
 
 
 def downgrade() -> None:
     with op.batch_alter_table('runs', schema=None) as batch_op:
+        batch_op.drop_index('ix_runs_experiment_created')
         batch_op.drop_index(batch_op.f('ix_runs_recurring_run_id'))
         batch_op.drop_column('service_account')
         batch_op.drop_column('pipeline_root')
