@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import socket
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import update
@@ -122,12 +123,11 @@ def driver_alive(driver: str | None) -> bool:
     if pid_n == os.getpid():
         return True
     try:
-        os.kill(pid_n, 0)
-    except ProcessLookupError:
+        # A zombie (killed, not yet reaped) drives nothing any more.
+        state = Path(f"/proc/{pid_n}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
         return False
-    except PermissionError:
-        return True
-    return True
+    return state != "Z"
 
 
 def terminate(svc: Services, run_id: str) -> dict[str, Any]:
