@@ -32,5 +32,5 @@ def mount(app: Any, services: Services | None = None, mount_path: str = "/") -> 
     ui.run_with(app, mount_path=mount_path, title="Flowyard", favicon="🌊",
                 show_welcome_message=False, reconnect_timeout=10.0,
                 # Everything NiceGUI needs ships in the package; no CDN or web font is asked for.
-                tailwind=True, prod_js=True)
+                tailwind=False, unocss="wind3", prod_js=True)
     return app

@@ -121,7 +121,7 @@ def _metric_chart(data: dict[str, Any]) -> None:
     series = [{"name": m["key"], "type": "bar",
                "data": [m["values"].get(r["id"]) for r in data["runs"]]}
               for m in data["metrics"]]
-    ui.echart({"tooltip": {"trigger": "axis"}, "legend": {"type": "scroll"},
+    ui.echart({"animation": False, "tooltip": {"trigger": "axis"}, "legend": {"type": "scroll"},
                "grid": {"left": 60, "right": 20, "top": 40, "bottom": 60},
                "xAxis": {"type": "category", "data": names, "axisLabel": {"interval": 0}},
                "yAxis": {"type": "value"}, "series": series}).classes("w-full").style(

@@ -44,6 +44,10 @@ def register_nav(label: str, icon: str, path: str) -> None:
 def frame(title: str, active: str) -> Iterator[None]:
     ui.page_title(f"{title} · Flowyard")
     ui.colors(primary="#1565c0")
+    # Markdown a component wrote sits inside a card: headings at card scale, not page scale.
+    ui.add_css(".fy-md h1{font-size:1.5rem;line-height:2rem;margin:.3em 0}"
+               ".fy-md h2{font-size:1.25rem;line-height:1.75rem;margin:.3em 0}"
+               ".fy-md h3{font-size:1.1rem;margin:.3em 0}")
     with ui.header(elevated=True).classes("items-center bg-primary q-py-xs"):
         ui.button(icon="menu", on_click=lambda: drawer.toggle()).props("flat round dense color=white")
         ui.link("Flowyard", "/").classes("text-white text-h6 no-underline")

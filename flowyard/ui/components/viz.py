@@ -32,6 +32,7 @@ def confusion_matrix(labels: list[str], matrix: list[list[float]]) -> None:
     data = [[j, i, matrix[i][j]] for i in range(n) for j in range(min(n, len(matrix[i])))]
     top = max((d[2] for d in data), default=1) or 1
     ui.echart({
+        "animation": False,
         "title": {"text": "Confusion matrix", "left": "center", "textStyle": {"fontSize": 14}},
         "tooltip": {"position": "top"},
         "grid": {"left": 70, "right": 30, "top": 40, "bottom": 95},
@@ -50,6 +51,7 @@ def confusion_matrix(labels: list[str], matrix: list[list[float]]) -> None:
 def roc_curve(points: list[tuple[float, float, Any]]) -> None:
     pts = sorted((float(f), float(t)) for f, t, _ in points)
     ui.echart({
+        "animation": False,  # charts refresh with the page; drawing them twice is noise
         "title": {"text": "ROC curve", "left": "center", "textStyle": {"fontSize": 14}},
         "tooltip": {"trigger": "axis"},
         "grid": {"left": 50, "right": 20, "top": 40, "bottom": 40},
@@ -102,7 +104,7 @@ def ui_metadata(outputs: list[dict[str, Any]]) -> None:
         source = str(out.get("source", ""))
         with ui.column().classes("w-full gap-1"):
             if kind == "markdown":
-                ui.markdown(artifacts_view.read_source(source, storage))
+                ui.markdown(artifacts_view.read_source(source, storage)).classes("fy-md")
             elif kind == "web-app":
                 sandboxed_html(artifacts_view.read_source(source, storage))
             elif kind == "table":
@@ -169,7 +171,7 @@ def artifact_view(art: dict[str, Any]) -> None:
     if p["kind"] == "missing":
         content_preview(art, p)
     elif kind == "system.Markdown":
-        ui.markdown(p.get("text", "")).classes("w-full").props(tid("markdown-view"))
+        ui.markdown(p.get("text", "")).classes("w-full fy-md").props(tid("markdown-view"))
     elif kind == "system.HTML":
         sandboxed_html(p.get("text", ""), 300)
     elif p.get("ui_metadata"):
@@ -185,8 +187,8 @@ def content_preview(art: dict[str, Any], p: dict[str, Any]) -> None:
     if p["kind"] == "image":
         # A plain <img>: QImg needs a fixed ratio and shows a spinner for tiny images.
         img = ui.element("img").props(f'src="{raw_url(art["id"])}" alt="{art["name"]}"')
-        img.style("max-width: 32rem; min-width: 64px; align-self: flex-start; "
-                  "image-rendering: pixelated").props(tid("image-preview"))
+        img.style("width: auto; height: auto; max-width: 32rem; min-width: 64px; "
+                  "align-self: flex-start; image-rendering: pixelated").props(tid("image-preview"))
     elif p["kind"] == "csv":
         csv_table(p["rows"])
     elif p["kind"] == "json":
