@@ -15,7 +15,7 @@ from fastapi.responses import PlainTextResponse, StreamingResponse
 from flowyard.api.deps import services
 from flowyard.services import resources as res
 from flowyard.services.context import Services
-from flowyard.services.errors import InvalidArgument, NotFound
+from flowyard.services.errors import InvalidArgument
 
 router = APIRouter(tags=["Resources"])
 _PATCH_BODY = {"requestBody": {"required": True, "content": {
@@ -34,9 +34,7 @@ def _max_watch_s() -> float:
 
 def _ref(group: str, version: str, plural: str, namespace: str = "", name: str = "") -> res.Ref:
     # Custom resource groups always hold a dot; this also keeps /apis/v2beta1/... for KFP.
-    if group and "." not in group:
-        raise NotFound(f"no API group {group!r}")
-    return res.Ref(group, version, plural, namespace, name)
+    return res.checked_ref(group, version, plural, namespace, name)
 
 
 async def _json(request: Request) -> Any:

@@ -30,8 +30,9 @@ def up(
     port: Annotated[int, typer.Option(help="Port to listen on")] = 8765,
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
 ) -> None:
-    """Serve the Kubeflow Pipelines API and the resources API, run pipeline runs and
-    recurring runs, and resume whatever a previous server left running."""
+    """Serve the KFP API, the resources API and the dashboard; run runs and schedules.
+
+    On start it resumes the runs a previous server left unfinished."""
     import uvicorn
 
     from flowyard.api.app import create_app

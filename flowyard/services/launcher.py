@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Callable
 from typing import Any
 
 from flowyard.store import Store
@@ -21,7 +20,6 @@ class Launcher:
         self.store = store
         self._tasks: dict[str, asyncio.Task[Any]] = {}
         self._lock = threading.Lock()
-        self.on_finish: list[Callable[[str], None]] = []
 
     def start(self, run_id: str, resume: bool = False) -> None:
         """Drive `run_id` to its end unless this launcher already does."""
@@ -68,8 +66,6 @@ class Launcher:
         finally:
             with self._lock:
                 self._tasks.pop(run_id, None)
-            for callback in self.on_finish:
-                callback(run_id)
 
     async def stop(self) -> None:
         """Stop driving without ending the runs: drive() records a cancellation as CANCELED,

@@ -6,6 +6,7 @@ import io
 import re
 import tarfile
 import zipfile
+import zlib
 from pathlib import PurePath
 from typing import Any
 
@@ -102,21 +103,34 @@ def parse_package(data: bytes, filename: str = "") -> tuple[dict[str, Any], dict
     return doc.spec, doc.platform_spec
 
 
+MAX_UNPACKED = 64 * 2**20  # a small archive must not expand into gigabytes
+
+
+def _bounded(f: Any) -> bytes:
+    out = f.read(MAX_UNPACKED + 1)
+    if len(out) > MAX_UNPACKED:
+        raise InvalidArgument(f"uploadfile: the pipeline in the archive is over "
+                              f"{MAX_UNPACKED // 2**20} MiB")
+    return bytes(out)
+
+
 def _unpack(data: bytes) -> bytes:
     try:
         if data[:2] == b"\x1f\x8b":
             with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
-                for m in tar.getmembers():
+                for m in tar:
                     if m.isfile() and m.name.endswith((".yaml", ".yml", ".json")):
                         f = tar.extractfile(m)
                         if f is not None:
-                            return f.read()
+                            return _bounded(f)
         else:
             with zipfile.ZipFile(io.BytesIO(data)) as zf:
                 for n in zf.namelist():
                     if n.endswith((".yaml", ".yml", ".json")):
-                        return zf.read(n)
-    except (tarfile.TarError, zipfile.BadZipFile, OSError, EOFError) as exc:
+                        with zf.open(n) as f:
+                            return _bounded(f)
+    except (tarfile.TarError, zipfile.BadZipFile, OSError, EOFError, zlib.error, RuntimeError,
+            NotImplementedError) as exc:  # broken, encrypted or oddly compressed archives
         raise InvalidArgument(f"uploadfile: a broken archive: {exc}") from None
     raise InvalidArgument("uploadfile: the archive holds no .yaml, .yml or .json pipeline")
 

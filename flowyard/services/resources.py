@@ -5,6 +5,7 @@ manager; others are stored, with an event saying nothing acts on them yet."""
 from __future__ import annotations
 
 import copy
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from typing import Any
 from flowyard.config import settings
 from flowyard.controllers.registry import has_controller
 from flowyard.resources import kinds, patch, selectors
+from flowyard.resources.meta import check_name
 from flowyard.resources.objects import ObjectError, validate
 from flowyard.services.context import Services
 from flowyard.services.errors import Aborted, AlreadyExists, ApiError, InvalidArgument, NotFound
@@ -45,6 +47,29 @@ class Ref:
 
     def key(self, name: str | None = None) -> Key:
         return Key(self.group, self.plural, self.namespace, name or self.name)
+
+
+_GROUP = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$")
+_WORD = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+
+
+def checked_ref(group: str, version: str, plural: str, namespace: str = "",
+                name: str = "") -> Ref:
+    """A Ref from a URL's parts, each checked as Kubernetes names them (these parts also name
+    log files, so nothing like '..' gets through)."""
+    if group and not _GROUP.match(group):
+        raise NotFound(f"no API group {group!r}")
+    if not _WORD.match(version) or not _WORD.match(plural):
+        raise NotFound(f"no resource {plural!r} in {group or 'core'}/{version}")
+    if namespace and not _WORD.match(namespace):
+        raise InvalidArgument(f"namespace {namespace!r}: a DNS label (lower-case letters, "
+                              "digits, '-')")
+    if name:
+        try:
+            check_name(name)
+        except ValueError as exc:
+            raise InvalidArgument(str(exc)) from None
+    return Ref(group, version, plural, namespace, name)
 
 
 def info_for(ref: Ref, kind: str | None = None) -> kinds.KindInfo:

@@ -191,3 +191,30 @@ def test_body_limit_and_errors(api: httpx.Client) -> None:
                     headers={"content-type": "application/json"}).status_code == 400
     missing = api.get("/apis/v2beta1/nothing-here")
     assert missing.status_code == 404 and missing.json()["code"] == 5
+
+
+def test_url_parts_are_checked(api: httpx.Client) -> None:
+    # These parts also name files (controllers' logs): nothing like '..' gets through.
+    assert api.get("/apis/%2E%2E/v1/namespaces/default/widgets/w/log").status_code == 404
+    assert api.get("/apis/example.com/v1/namespaces/%2E%2E/widgets/w").status_code == 400
+    assert api.get("/apis/example.com/v1/namespaces/default/widgets/Bad_Name").status_code == 400
+    assert api.get("/apis/example.com/V1!/namespaces/default/widgets").status_code == 404
+
+
+def test_apply_service_creates_then_configures(api: httpx.Client) -> None:
+    import asyncio
+
+    from flowyard.services import resources
+    from flowyard.services.context import Services
+    from flowyard.services.launcher import Launcher
+    from flowyard.store import open_store
+
+    store = open_store()
+    svc = Services(store, Launcher(asyncio.new_event_loop(), store))
+    job = tfjob("applied")
+    assert resources.apply(svc, job, "team-a")[0] == "created"
+    assert resources.apply(svc, job, "team-a")[0] == "unchanged"
+    job["spec"]["tfReplicaSpecs"]["Worker"]["replicas"] = 5
+    action, obj = resources.apply(svc, job, "team-a")
+    assert action == "configured" and obj["metadata"]["generation"] == 2
+    assert api.get(f"{TFJOBS}/applied").json()["spec"]["tfReplicaSpecs"]["Worker"]["replicas"] == 5
