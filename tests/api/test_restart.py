@@ -86,3 +86,24 @@ def test_sigkill_and_restart(server_factory: type[Server], tmp_path: Path) -> No
     assert gaps == {2.0}, times
     assert httpx.get(f"{again.url}{API}/recurringruns/{rr['recurring_run_id']}").json()[
         "status"] == "ENABLED"
+
+
+def test_clean_stop_leaves_runs_to_resume(server_factory: type[Server], tmp_path: Path) -> None:
+    """Ctrl-C on `flowyard up` is not a cancel: the run is left RUNNING with no driver and
+    the next start finishes it."""
+    from flowyard.store import open_store
+
+    srv = server_factory().start()
+    marks = tmp_path / "m.txt"
+    run_id = httpx.post(f"{srv.url}{API}/runs", json={
+        "display_name": "interrupted", "pipeline_spec": _spec(two_steps, tmp_path),
+        "runtime_config": {"parameters": {"path": str(marks)}}}).json()["run_id"]
+    _wait(lambda: _tasks(srv.url, run_id).get("slow-mark") == "RUNNING", 60, "the slow task")
+    srv.stop()  # SIGINT
+    row = open_store().get_run(run_id)
+    assert row is not None and (row.state, row.driver) == ("RUNNING", None)
+
+    again = server_factory().start()
+    _wait(lambda: httpx.get(f"{again.url}{API}/runs/{run_id}").json()["state"] == "SUCCEEDED",
+          60, "the resumed run")
+    assert marks.read_text().splitlines() == ["first", "second"]
