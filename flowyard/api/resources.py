@@ -45,11 +45,7 @@ async def _json(request: Request) -> Any:
 
 
 def _stream(events: Iterator[dict[str, Any]]) -> StreamingResponse:
-    first = next(events, None)  # surfaces a bad request as a 4xx before the stream starts
-
     def lines() -> Iterator[bytes]:
-        if first is not None:
-            yield (json.dumps(first) + "\n").encode()
         for event in events:
             yield (json.dumps(event) + "\n").encode()
 

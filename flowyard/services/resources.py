@@ -287,22 +287,27 @@ def watch(svc: Services, ref: Ref, resource_version: str | None = None,
           label_selector: str | None = None, timeout_s: float = 300.0,
           all_namespaces: bool = False) -> Iterator[dict[str, Any]]:
     """Kubernetes watch events ({type, object}) for every write after `resource_version`;
-    without one, the current objects first as ADDED. Ends after `timeout_s`, as a watch does."""
+    without one, the current objects first as ADDED. Ends after `timeout_s`, as a watch does.
+    A bad request fails here, before the first event is asked for."""
     try:
         match = selectors.parse(label_selector)
         since = int(resource_version) if resource_version not in (None, "", "0") else None
     except ValueError as exc:
         raise InvalidArgument(str(exc)) from None
     rs = ResourceStore(svc.store)
-    ns = None if all_namespaces else ref.namespace
+    if since is not None and since + 1 < rs.oldest_change():
+        raise Gone(f"resourceVersion {since} is too old: list again and watch from the "
+                   "list's resourceVersion")
+    return _events(rs, ref, None if all_namespaces else ref.namespace, since, match, timeout_s)
+
+
+def _events(rs: ResourceStore, ref: Ref, ns: str | None, since: int | None,
+            match: selectors.Matcher, timeout_s: float) -> Iterator[dict[str, Any]]:
     if since is None:
         since = rs.current_version()
         for row in rs.list(ref.group, ref.plural, ns):
             if match(row.labels or {}):
                 yield {"type": "ADDED", "object": render(row)}
-    elif since + 1 < rs.oldest_change():
-        raise Gone(f"resourceVersion {since} is too old: list again and watch from the "
-                   "list's resourceVersion")
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         for change in rs.history(ref.group, ref.plural, ns, since):
