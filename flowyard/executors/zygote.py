@@ -33,15 +33,20 @@ def write_message(out: BinaryIO, message: Any) -> None:
     out.flush()
 
 
+def _read_exact(stream: BinaryIO, size: int) -> bytes:
+    chunks, left = [], size
+    while left:
+        chunk = stream.read(left)
+        if not chunk:
+            raise EOFError
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
 def read_message(stream: BinaryIO) -> Any:
-    header = stream.read(_HEADER.size)
-    if len(header) < _HEADER.size:
-        raise EOFError
-    (size,) = _HEADER.unpack(header)
-    data = stream.read(size)
-    if len(data) < size:
-        raise EOFError
-    return pickle.loads(data)
+    (size,) = _HEADER.unpack(_read_exact(stream, _HEADER.size))
+    return pickle.loads(_read_exact(stream, size))
 
 
 def _reap(out: BinaryIO) -> None:
@@ -85,7 +90,10 @@ def main() -> None:
     # Ctrl-C in the terminal reaches the whole process group; the engine decides what a
     # cancel means, so the zygote itself ignores it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    # Unbuffered: with a buffered reader, two requests arriving together would leave the
+    # second in Python's buffer, where select() cannot see it, until a third came along.
+    stdin: BinaryIO = open(sys.stdin.fileno(), "rb", buffering=0, closefd=False)  # noqa: SIM115
+    stdout = sys.stdout.buffer
     # Nothing but protocol messages may reach the engine through stdout.
     sys.stdout = sys.stderr
     wake_r, wake_w = os.pipe()
