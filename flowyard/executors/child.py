@@ -3,12 +3,15 @@ imported here (kfp's executor and the libraries components commonly import) is p
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import traceback
 
 import kfp.dsl  # noqa: F401  (preloaded: this import is why a step costs ms, not a second)
+from kfp.dsl import executor as kfp_executor
 from kfp.dsl import executor_main
+from kfp.dsl import utils as kfp_utils
 
 from flowyard.executors import mounts
 from flowyard.executors.base import Work
@@ -55,10 +58,23 @@ def run_work(work: Work) -> None:
             with open(module_path, "w") as f:
                 f.write(call.source)
             sys.argv += ["--component_module_path", module_path]
+            if work.python_path:
+                # packages_to_install layered a venv on this environment; it may hold other
+                # versions of modules the zygote preloaded (numpy), which a fork would keep.
+                # A fresh interpreter imports them from the venv (PYTHONPATH points there).
+                os.execve(sys.executable, [sys.executable, "-m", "kfp.dsl.executor_main",
+                                           *sys.argv[1:]], work.env)
+            # What executor_main does, minus building an argparse parser in every task
+            # (argparse's regexes and gettext lookups are not warm in the zygote: ~2 ms).
+            executor_main._setup_logging()
+            module = kfp_utils.load_module(module_name="ephemeral_component",
+                                           module_directory=call.module_dir)
+            kfp_executor.Executor(executor_input=json.loads(call.executor_input),
+                                  function_to_execute=getattr(module, call.function)).execute()
         else:
             # Containerized component: kfp_config.ini in the working folder names the module.
             sys.path.insert(0, os.getcwd())
-        executor_main.executor_main()
+            executor_main.executor_main()
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except BaseException:

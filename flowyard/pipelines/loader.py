@@ -6,7 +6,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -126,13 +125,19 @@ def _from_python(path: Path, func: str | None) -> PipelineDoc:
 
 
 def _compile(obj: Any, source: str) -> PipelineDoc:
-    from kfp import compiler
+    from google.protobuf import json_format
+    from kfp.dsl import base_component
+    from kfp.dsl.types import type_utils
 
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "pipeline.yaml"
-        try:
-            compiler.Compiler().compile(obj, str(out))
-        except Exception as exc:
-            raise PipelineError(f"{source}: kfp could not compile it: {exc}") from exc
-        docs = [d for d in yaml.safe_load_all(out.read_text()) if d is not None]
+    if not isinstance(obj, base_component.BaseComponent):
+        raise PipelineError(f"{source}: expected a @dsl.pipeline or a component, got {type(obj).__name__}")
+    try:
+        with type_utils.TypeCheckManager(enable=True):
+            spec, platform = obj.pipeline_spec, obj.platform_spec
+    except Exception as exc:
+        raise PipelineError(f"{source}: kfp could not compile it: {exc}") from exc
+    # Exactly the documents Compiler.compile writes to YAML, without the YAML round trip.
+    docs = [json_format.MessageToDict(spec)]
+    if platform.platforms:
+        docs.append(json_format.MessageToDict(platform))
     return _from_docs(docs, source)

@@ -146,8 +146,9 @@ class Store:
         return task
 
     def update_task(self, task_id: str, **fields: Any) -> None:
-        with self.session() as s, s.begin():
-            s.execute(update(Task).where(Task.id == task_id).values(**fields))
+        # A Core statement on a plain connection: an ORM Session adds ~0.5 ms per call.
+        with self.engine.begin() as conn:
+            conn.execute(update(Task).where(Task.id == task_id).values(**fields))
 
     def finish_task(
         self,
