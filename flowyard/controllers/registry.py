@@ -10,6 +10,7 @@ from typing import Any, Protocol
 # (group, kind) -> "module:Class"; resolved on first use.
 BUILTIN: dict[tuple[str, str], str] = {
     ("", "PersistentVolumeClaim"): "flowyard.controllers.volumes:VolumeClaimController",
+    ("", "ConfigMap"): "flowyard.controllers.configmaps:ConfigMapController",
 }
 
 

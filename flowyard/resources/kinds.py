@@ -57,6 +57,7 @@ KINDS = [
     KindInfo("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims",
              spec=specs.PersistentVolumeClaimSpec, short_names=("pvc",)),
     KindInfo("", "v1", "ConfigMap", "configmaps", short_names=("cm",)),
+    KindInfo("", "v1", "Secret", "secrets"),
 ]
 
 

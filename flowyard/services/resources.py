@@ -17,6 +17,7 @@ from flowyard.controllers.registry import has_controller
 from flowyard.resources import kinds, patch, selectors
 from flowyard.resources.meta import check_name
 from flowyard.resources.objects import ObjectError, validate
+from flowyard.services import secret_objects
 from flowyard.services.context import Services
 from flowyard.services.errors import Aborted, AlreadyExists, ApiError, InvalidArgument, NotFound
 from flowyard.services.kfp_json import ts
@@ -140,8 +141,19 @@ def _no_controller_event(svc: Services, info: kinds.KindInfo, ref: Ref, name: st
             type="Warning")
 
 
+def _secret_values(info: kinds.KindInfo, body: dict[str, Any]) -> tuple[
+        dict[str, Any], dict[str, str] | None]:
+    if not secret_objects.is_secret(info):
+        return body, None
+    try:
+        return secret_objects.take_values(body)
+    except ObjectError as exc:
+        raise Invalid(info.kind, str(body["metadata"].get("name", "")), exc) from None
+
+
 def create(svc: Services, ref: Ref, body: Any) -> dict[str, Any]:
     info, body = _checked(ref, body)
+    body, values = _secret_values(info, body)
     name = body["metadata"]["name"]
     spec_side, labels = _spec_side(body)
     try:
@@ -150,7 +162,10 @@ def create(svc: Services, ref: Ref, body: Any) -> dict[str, Any]:
             status=body.get("status") or {})
     except store_errors.Conflict as exc:
         raise AlreadyExists(str(exc)) from None
-    _no_controller_event(svc, info, ref, name)
+    if values is not None:
+        secret_objects.store_values(svc, ref.namespace, name, values)
+    elif not secret_objects.is_secret(info):
+        _no_controller_event(svc, info, ref, name)
     return render(row)
 
 
@@ -186,10 +201,14 @@ def _write(svc: Services, ref: Ref, expected: int | None, **kw: Any) -> dict[str
 
 
 def replace(svc: Services, ref: Ref, body: Any) -> dict[str, Any]:
-    _, body = _checked(ref, body)
+    info, body = _checked(ref, body)
+    body, values = _secret_values(info, body)
     spec_side, labels = _spec_side(body)
-    return _write(svc, ref, _expected_rv(body), body=spec_side, labels=labels,
-                  version=ref.version)
+    out = _write(svc, ref, _expected_rv(body), body=spec_side, labels=labels,
+                 version=ref.version)
+    if values is not None:
+        secret_objects.store_values(svc, ref.namespace, ref.name, values)
+    return out
 
 
 def replace_status(svc: Services, ref: Ref, body: Any) -> dict[str, Any]:
@@ -211,6 +230,9 @@ def _patched(current: dict[str, Any], body: Any, content_type: str) -> dict[str,
 
 def patch_(svc: Services, ref: Ref, body: Any, content_type: str = "") -> dict[str, Any]:
     current = get(svc, ref)
+    if secret_objects.is_secret(info_for(ref)):
+        # Patch what the object holds, values included, so keys not patched are kept.
+        current = secret_objects.with_values(svc, ref.namespace, ref.name, current)
     new = _patched(current, body, content_type)
     if not isinstance(new, dict):
         raise InvalidArgument("patch: the result is not an object")
@@ -232,6 +254,8 @@ def delete(svc: Services, ref: Ref) -> dict[str, Any]:
         row = ResourceStore(svc.store).delete(ref.key())
     except store_errors.NotFound as exc:
         raise NotFound(str(exc)) from None
+    if row.group == "" and row.kind == "Secret":
+        secret_objects.forget(svc, row.namespace, row.name)
     return {"apiVersion": "v1", "kind": "Status", "status": "Success",
             "details": {"name": row.name, "group": row.group, "kind": row.plural,
                         "uid": row.uid}}
