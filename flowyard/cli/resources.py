@@ -115,12 +115,15 @@ def get(
     output: Annotated[str, typer.Option("-o", "--output", help="yaml, json or wide")] = "",
     namespace: NS = "default",
     selector: Annotated[str, typer.Option("-l", "--selector", help="Label selector")] = "",
+    all_namespaces: Annotated[bool, typer.Option("-A", "--all-namespaces")] = False,
 ) -> None:
     """List objects of a kind, or show one."""
     from flowyard.client import ApiError
 
+    if all_namespaces and name:
+        raise _fail("-A lists objects; give no NAME with it")
     try:
-        got = _client().get(kind, name, namespace, selector or None)
+        got = _client().get(kind, name, "" if all_namespaces else namespace, selector or None)
     except ApiError as exc:
         raise _fail(exc.message) from None
     if output in ("yaml", "json"):
@@ -134,11 +137,13 @@ def get(
     if not items:
         err.print(f"No resources found in {namespace} namespace.")
         return
-    cols = ["NAME", "STATUS", "AGE"] + (["GENERATION", "VERSION", "LABELS"] if output else [])
+    cols = (["NAMESPACE"] if all_namespaces else []) + ["NAME", "STATUS", "AGE"] + (
+        ["GENERATION", "VERSION", "LABELS"] if output else [])
     table = Table(*cols, box=None, pad_edge=False)
     for obj in items:
         meta = obj.get("metadata", {})
-        row = [meta.get("name", ""), status_word(obj), _age(meta.get("creationTimestamp"))]
+        row = ([meta.get("namespace", "")] if all_namespaces else []) + [
+            meta.get("name", ""), status_word(obj), _age(meta.get("creationTimestamp"))]
         if output:
             row += [str(meta.get("generation", "")), str(meta.get("resourceVersion", "")),
                     ",".join(f"{k}={v}" for k, v in (meta.get("labels") or {}).items())]
