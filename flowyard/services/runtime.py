@@ -5,12 +5,11 @@ in-process client starts the launcher and controllers in a background loop."""
 from __future__ import annotations
 
 import asyncio
-import threading
 from typing import Any
 
 from flowyard.controllers.manager import ControllerManager
 from flowyard.services.context import Services
-from flowyard.services.launcher import BackgroundLoop, Launcher
+from flowyard.services.launcher import Launcher
 from flowyard.services.recovery import resume_orphans
 from flowyard.services.scheduler import run_scheduler
 from flowyard.store import Store, open_store
@@ -44,22 +43,3 @@ class ControlPlane:
         self._tasks.clear()
         if self.services is not None:
             await self.services.launcher.stop()
-
-
-_local: dict[str, Services] = {}
-_local_lock = threading.Lock()
-
-
-def local_services(store: Store | None = None) -> Services:
-    """Services for this process without a server: runs are driven in a background loop.
-    One per store URL per process."""
-    store = store or open_store()
-    key = str(store.engine.url)
-    with _local_lock:
-        svc = _local.get(key)
-        if svc is None:
-            bg = BackgroundLoop()
-            plane = ControlPlane(store, scheduler=False, recover=False)
-            svc = asyncio.run_coroutine_threadsafe(plane.start(), bg.loop).result()
-            _local[key] = svc
-        return svc
