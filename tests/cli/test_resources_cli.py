@@ -4,14 +4,24 @@ client runs the API in-process)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 import yaml
 from typer.testing import CliRunner
 
 from flowyard.cli.main import app
 
 runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def _stop_in_process_plane() -> Iterator[None]:
+    yield
+    from flowyard.client import close_local
+
+    close_local()
 
 MANIFESTS = """
 apiVersion: kubeflow.org/v1
