@@ -50,13 +50,7 @@ def artifacts_page(run: str = "", type: str = "") -> None:
         rows = [{"id": a["id"], "name": a["name"], "href": f"/artifacts/{a['id']}",
                  "type": a["type"], "run": a["run_name"], "created": layout.when(a["created_at"]),
                  "uri": layout.short(a["uri"], 48)} for a in res["artifacts"]]
-        if rows != table.rows:
-            table.rows = rows
-            table.update()
-        first = page["n"] * page["size"]
-        info.set_text(f"{first + 1 if rows else 0}-{first + len(rows)} of {res['total']}")
-        prev_btn.set_enabled(page["n"] > 0)
-        next_btn.set_enabled(first + len(rows) < res["total"])
+        layout.show_page(table, rows, res["total"], page, info, prev_btn, next_btn)
 
     def go(delta: int) -> None:
         page["n"] = max(0, page["n"] + delta)

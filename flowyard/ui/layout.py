@@ -118,3 +118,16 @@ LINK_SLOT = r'''
 def tid(name: str) -> str:
     """Props naming an element for the browser tests (NiceGUI's markers stay server-side)."""
     return f'data-testid="{name}"'
+
+
+def show_page(table: Any, rows: list[dict[str, Any]], total: int, page: dict[str, int],
+              info: Any, prev_btn: Any, next_btn: Any) -> None:
+    """Put one page of rows in `table` (only if they changed, so polling doesn't flicker) and
+    update the pager around it."""
+    if rows != table.rows:
+        table.rows = rows
+        table.update()
+    first = page["n"] * page["size"]
+    info.set_text(f"{first + 1 if rows else 0}-{first + len(rows)} of {total}")
+    prev_btn.set_enabled(page["n"] > 0)
+    next_btn.set_enabled(first + len(rows) < total)

@@ -76,13 +76,7 @@ def runs_page(experiment: str = "", state: str = "", pipeline: str = "") -> None
         result = views.runs_page(svc, flt, page["n"], page["size"])
         page["total"] = result["total"]
         rows = table_rows(result["runs"])
-        if rows != table.rows:
-            table.rows = rows
-            table.update()
-        first = page["n"] * page["size"]
-        info.set_text(f"{first + 1 if rows else 0}-{first + len(rows)} of {result['total']}")
-        prev_btn.set_enabled(page["n"] > 0)
-        next_btn.set_enabled(first + len(rows) < result["total"])
+        layout.show_page(table, rows, result["total"], page, info, prev_btn, next_btn)
 
     def go(delta: int) -> None:
         page["n"] = max(0, page["n"] + delta)
