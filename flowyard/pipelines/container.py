@@ -148,7 +148,8 @@ class ExecutorTask:
 
     # execution -------------------------------------------------------------------
     def _prepare(self, container: dict[str, Any], params: dict[str, Any],
-                 arts: dict[str, list[dict[str, Any]]]) -> tuple[Work, dict[str, Any]]:
+                 arts: dict[str, list[dict[str, Any]]], log_path: Path
+                 ) -> tuple[Work, dict[str, Any]]:
         ctx = self.ctx
         task_dir = ctx.task_dir(self.path)
         shutil.rmtree(task_dir, ignore_errors=True)
@@ -176,7 +177,7 @@ class ExecutorTask:
         for item in container.get("env", []):
             env[item["name"]] = resolve_text(str(item.get("value", "")), ex, job)
         env.update(self.platform.env)
-        log = str(ctx.log_path(self.path))
+        log = str(log_path)
         resources = requested_resources(container.get("resources", {}))
         resources, note = ctx.executor.clamp(resources)
         if note:
@@ -273,7 +274,7 @@ class ExecutorTask:
             else:
                 log.unlink(missing_ok=True)
             try:
-                work, ex = self._prepare(container, params, arts)
+                work, ex = self._prepare(container, params, arts, log)
                 await self._layer_packages(container, work)
             except (TaskError, ValueError) as exc:
                 if log.exists():  # what pip said while installing packages_to_install

@@ -42,9 +42,7 @@ class RunContext:
 
     def task_dir(self, path: str) -> Path:
         """Local scratch for one task: executor output, parameter files, staged artifacts."""
-        d = self.settings.work_dir / self.run_id / _fs_path(path)
-        d.mkdir(parents=True, exist_ok=True)
-        return d
+        return self.settings.work_dir / self.run_id / _fs_path(path)
 
     def log_path(self, path: str) -> Path:
         p = self.settings.logs_dir / self.run_id / f"{_fs_path(path)}.log"
