@@ -17,6 +17,7 @@ from flowyard.pipelines.cache import cache_key
 from flowyard.pipelines.context import RunContext
 from flowyard.pipelines.errors import TaskError
 from flowyard.pipelines.executor_io import build_executor_input, collect_outputs, runtime_artifact
+from flowyard.pipelines.imports import bring_in, copy_custom_path
 from flowyard.pipelines.logs import failure_summary
 from flowyard.pipelines.placeholders import JobContext, resolve_command, resolve_text
 from flowyard.pipelines.platform_spec import TaskPlatform, release
@@ -67,7 +68,7 @@ class ExecutorTask:
     async def run(self, params: dict[str, Any], arts: dict[str, list[dict[str, Any]]]
                   ) -> TaskResult:
         if "importer" in self.executor:
-            return self._import(params)
+            return await self._import(params)
         container = self.executor["container"]
         image = str(container.get("image", ""))
         if image.startswith("argostub/") and not container.get("command"):
@@ -108,15 +109,17 @@ class ExecutorTask:
         return TaskResult("CACHED", _with_ids(outputs, stored), self.task_id)
 
     # importer ----------------------------------------------------------------------
-    def _import(self, params: dict[str, Any]) -> TaskResult:
+    async def _import(self, params: dict[str, Any]) -> TaskResult:
         spec = self.executor["importer"]
         src = spec.get("artifactUri", {})
         uri = src.get("constant") if "constant" in src else params.get(src.get("runtimeParameter", ""))
         if not uri:
             raise TaskError("importer: artifactUri has no value")
-        uri = str(uri)
-        if uri.startswith("file://"):
-            uri = uri[len("file://"):]
+        try:
+            # A local file is copied into the artifact store (off the loop: it may be large).
+            uri = await asyncio.to_thread(bring_in, str(uri), self.ctx, self.task_id, self.path)
+        except TaskError as exc:
+            return self._fail(str(exc), 1)
         probe = {"inputs": {"parameterValues": params}}
         metadata = json.loads(resolve_text(json.dumps(spec.get("metadata", {})), probe, self.job()))
         art = runtime_artifact("artifact", spec.get("typeSchema", {}), uri, metadata)
@@ -350,7 +353,7 @@ class ExecutorTask:
             for art in arts:
                 custom = art.pop("custom_path", None)
                 if custom and self.ctx.artifacts.is_local:
-                    _copy(custom, art["uri"])
+                    copy_custom_path(custom, art["uri"], self.ctx)
                 elif custom:
                     art["uri"] = custom
         if self.ctx.artifacts.is_local:
@@ -371,17 +374,6 @@ class ExecutorTask:
         self.ctx.store.finish_task(self.task_id, self.ctx.run_id, "FAILED", empty_outputs(),
                                    error=message, attempts=attempt, details=details)
         return TaskResult("FAILED", empty_outputs(), self.task_id, message)
-
-
-def _copy(source: str, target: str) -> None:
-    src = Path(source)
-    if not src.exists():
-        raise TaskError(f"output artifact custom path {source} does not exist")
-    Path(target).parent.mkdir(parents=True, exist_ok=True)
-    if src.is_dir():
-        shutil.copytree(src, target, dirs_exist_ok=True)
-    else:
-        shutil.copyfile(src, target)
 
 
 def _inputs_view(params: dict[str, Any], arts: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
