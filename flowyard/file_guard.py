@@ -160,7 +160,7 @@ class FileGuard:
     def walk(self, folder: str | os.PathLike[str], scope: Scope = "root"
              ) -> Iterator[tuple[str, str, int]]:
         """(path relative to `folder`, path, size) of every file under a folder, in name
-        order, lazily (a folder of a million files is never listed whole). Symlinked folders
+        order, lazily: each directory is read only when the walk reaches it. Symlinked folders
         are not followed; a file that may not be read is refused when opened."""
         yield from self._walk(self.check(folder, scope), "")
 
