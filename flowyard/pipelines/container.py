@@ -204,6 +204,8 @@ class ExecutorTask:
             argv = self._place(argv, container, env, task_dir)
             work = Work(self.task_id, argv, env, log, str(task_dir), None, resources)
             work.mounts = [(m.source, m.target, m.read_only) for m in self.platform.mounts]
+        # The executor replaces these in the stored and streamed log (issue 8, item 5).
+        work.log_policy.mask = self.platform.mask_values()
         return work, ex
 
     def _stage_inputs(self, arts: dict[str, list[dict[str, Any]]], task_dir: Path

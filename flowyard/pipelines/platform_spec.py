@@ -22,6 +22,7 @@ from flowyard.store.secrets import key_problems
 NO_LOCAL_MEANING = ("nodeSelector", "tolerations", "nodeAffinity", "podAffinity",
                     "securityContext", "imagePullSecret",
                     "imagePullPolicy", "enabledSharedMemory")
+MIN_LINE = 4  # characters: shorter lines of a multi-line secret are not masked alone
 _FIELD = re.compile(r"^metadata\.(labels|annotations)\['([^']+)'\]$")
 
 
@@ -41,6 +42,22 @@ class TaskPlatform:
     ignored: list[str] = field(default_factory=list)
     secret_values: list[str] = field(default_factory=list)
     timeout: float | None = None
+
+    def mask_values(self) -> list[str]:
+        """What the task's log must not show: every value of a Secret injected into it (env
+        or volume), as injected (decoded), longest first so a value that holds another is
+        masked whole. As GitHub Actions does, every registered value is masked whatever its
+        length; each line of a multi-line value is masked too (a log is read line by line),
+        except lines under MIN_LINE characters, which would blank every brace of a JSON one.
+        Values that are only whitespace cannot be told apart from the log's own spacing."""
+        found: set[str] = set()
+        for value in self.secret_values:
+            if value.strip():
+                found.add(value)
+            if "\n" in value or "\r" in value:
+                found.update(line.strip() for line in value.splitlines()
+                             if len(line.strip()) >= MIN_LINE)
+        return sorted(found, key=lambda v: (-len(v), v))
 
 
 @dataclass
