@@ -359,7 +359,7 @@ class ExecutorTask:
                 message, tail = failure_summary(str(log), outcome.code)
                 if outcome.oom_killed:
                     message = (f"OOMKilled: the task went over its memory limit of "
-                               f"{_bytes(limit)} and was killed (exit code 137)")
+                               f"{_limit_text(container, limit)} and was killed (exit code 137)")
                 elif outcome is _DEADLINE:
                     message = (f"DeadlineExceeded: timed out after {self.platform.timeout:g}s "
                                "(kubernetes.set_timeout)")
@@ -468,11 +468,12 @@ _SAVED_INPUT = "executor_input.json"
 _DEADLINE = Exit(137, 9)  # what a task stopped at its kubernetes.set_timeout deadline reads as
 
 
-def _bytes(n: int) -> str:
-    for unit, size in (("Gi", 2**30), ("Mi", 2**20), ("Ki", 2**10)):
-        if n >= size and n % size == 0:
-            return f"{n // size}{unit}"
-    return f"{n} bytes"
+def _limit_text(container: dict[str, Any], limit: int) -> str:
+    """The limit as the pipeline gave it, and in bytes."""
+    spec = container.get("resources", {})
+    given = spec.get("resourceMemoryLimit") or (
+        f"{spec['memoryLimit']}G" if spec.get("memoryLimit") else "")
+    return f"{given} ({limit} bytes)" if given else f"{limit} bytes"
 
 
 def _inputs_view(params: dict[str, Any], arts: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
