@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import sys
 import time
@@ -266,8 +267,25 @@ from flowyard.cli.resources import register as _register_control_plane  # noqa: 
 _register_control_plane(app)
 
 
+def command() -> Any:
+    """The command tree with `--version` on every command (`flowyard run --version`), not
+    only on `flowyard` itself, as -h is: the root's option, as Typer built it, is shared."""
+    root = typer.main.get_command(app)
+    version = copy.copy(next(p for p in root.params if "--version" in p.opts))
+    version.expose_value = False  # a command's own function has no `version` parameter
+
+    def add(cmd: Any) -> None:
+        if not any("--version" in p.opts for p in cmd.params):
+            cmd.params.append(version)
+        for sub in getattr(cmd, "commands", {}).values():
+            add(sub)
+
+    add(root)
+    return root
+
+
 def main() -> None:
-    app()
+    command()(prog_name="flowyard")
 
 
 if __name__ == "__main__":

@@ -15,11 +15,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import typer
-from typer.testing import CliRunner
 
 import flowyard
-from flowyard.cli.main import app
+from flowyard.cli.main import command
 from flowyard.store import open_store
 from tests.api.conftest import Server, free_port
 
@@ -149,6 +147,24 @@ def test_logs_follow_of_a_task_the_pipeline_lacks_is_an_error(
     assert "talk" in follow.stderr and "warm-up" in follow.stderr
 
 
+def test_logs_follow_stops_when_the_runs_driver_is_gone(
+        started: tuple[subprocess.Popen[str], str]) -> None:
+    """`flowyard run` killed outright leaves its run RUNNING with nobody to drive it: a
+    follower would wait forever, so it says what happened and how to go on."""
+    runner, run_id = started
+    store = open_store()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not store.get_run(run_id).driver:
+        time.sleep(0.05)
+    runner.kill()
+    runner.wait(10)
+    follow = fy("logs", "-f", run_id, timeout=60)
+    assert follow.returncode == 2
+    text = " ".join(follow.stderr.split())
+    assert f"the process that drove it (pid {runner.pid}) is gone" in text
+    assert f"flowyard run --resume {run_id}" in text
+
+
 def _peak_kib(run_id: str, task: str) -> tuple[int, int]:
     """(bytes printed, peak RSS in KiB) of `flowyard logs RUN TASK`, measured in a child of a
     child so that nothing else is counted."""
@@ -232,11 +248,11 @@ def test_every_missing_parameter_is_named(pipelines: Path) -> None:
     assert open_store().count_runs() == 0
 
 
-def test_version_and_short_help() -> None:
+def test_version() -> None:
     proc = fy("--version")
     assert proc.returncode == 0
     assert proc.stdout.strip() == f"flowyard {flowyard.__version__}"
-    assert fy("logs", "-h").stdout.count("--follow") == 1
+    assert fy("run", "--version").stdout.strip() == f"flowyard {flowyard.__version__}"
 
 
 def _command_paths(group: object, prefix: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
@@ -245,14 +261,17 @@ def _command_paths(group: object, prefix: tuple[str, ...] = ()) -> Iterator[tupl
         yield from _command_paths(sub, (*prefix, name))
 
 
-def test_every_command_takes_h() -> None:
-    root = typer.main.get_command(app)
+def test_every_command_takes_h_and_version(capsys: pytest.CaptureFixture[str]) -> None:
+    root = command()  # what the `flowyard` executable runs
     paths = list(_command_paths(root))
     assert ("runs", "list") in paths and ("secrets", "create") in paths and ("up",) in paths
     for path in paths:
-        result = CliRunner().invoke(app, [*path, "-h"])
-        assert result.exit_code == 0, (path, result.output)
-        assert "Usage:" in result.output, path
+        for flag, expected in (("-h", "Usage: flowyard"), ("--version", "flowyard 0.")):
+            code = root.main(args=[*path, flag], prog_name="flowyard", standalone_mode=False)
+            out = capsys.readouterr().out
+            assert code in (0, None), (path, flag, out)
+            assert expected in out, (path, flag, out)
+    assert fy("logs", "-h").stdout.count("--follow") == 1
 
 
 def test_progress_lines_when_stdout_is_not_a_terminal(pipelines: Path) -> None:
