@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from flowyard.cli.progress import _label
+from flowyard.cli.progress import task_label
 from flowyard.store.store import TERMINAL_RUN_STATES
 
 CHUNK = 64 * 1024
@@ -88,7 +88,7 @@ class RunLogs:
         by_id = {t.id: t for t in self.store.tasks(self.run_id)}
         for t in tasks:
             if self._titled(t):  # also for a task that printed nothing
-                self.header(f"{_label(t, by_id)} ({t.state.lower()})")
+                self.header(f"{task_label(t, by_id)} ({t.state.lower()})")
             self.current = t.id
             self._drain(t, _Source(t.id, Path(t.log_path)), by_id, final=True)
 
@@ -158,6 +158,6 @@ class RunLogs:
             self.current = t.id
             if self._titled(t):
                 self.out.flush()
-                self.header(f"{_label(t, by_id)} ({t.state.lower()})")
+                self.header(f"{task_label(t, by_id)} ({t.state.lower()})")
         self.out.write(data)
         self.out.flush()

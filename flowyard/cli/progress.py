@@ -55,7 +55,7 @@ def progress(store: Store, run_id: str, title: str, console: Console
     return PlainProgress(store, run_id, title, console)
 
 
-def _label(t: Task, by_id: dict[str, Task]) -> str:
+def task_label(t: Task, by_id: dict[str, Task]) -> str:
     """The task's place in the run: `for-loop-1 [0] 3 / train` for a loop iteration's task."""
     names = [t.name]
     parent = by_id.get(t.parent_id or "")
@@ -91,7 +91,7 @@ class PlainProgress:
                 continue
             self._seen[t.id] = t.state
             stamp = utcnow().strftime("%H:%M:%S")
-            line = f"{stamp}  {_label(t, by_id)}  {t.state.lower()}"
+            line = f"{stamp}  {task_label(t, by_id)}  {t.state.lower()}"
             if t.state in ("SUCCEEDED", "FAILED", "CANCELED") and t.started_at:
                 line += f"  {_duration(t)}"
             if t.state == "CACHED":
