@@ -4,6 +4,7 @@ Kubernetes checks them (IsConfigMapKey) in the API, in the CLI, and again when a
 written."""
 
 import base64
+import json
 import os
 import subprocess
 import sys
@@ -195,3 +196,31 @@ def test_items_put_keys_at_their_paths(tmp_path: Path) -> None:
     folder = Path(mount.source)
     assert (folder / "private" / "key.pem").read_text() == "k"
     assert not (folder / "tls.crt").exists()
+
+
+def test_the_kubernetes_client_gets_kubernetes_errors(fy_home: Path) -> None:
+    """With the real `kubernetes` client against `flowyard up`: the 422 names the field as
+    Kubernetes does, and replacing a Secret's values gives it a new resourceVersion."""
+    k8s = pytest.importorskip("kubernetes")
+    from tests.api.conftest import Server
+
+    srv = Server(fy_home).start()
+    try:
+        cfg = k8s.client.Configuration()
+        cfg.host = srv.url
+        api = k8s.client.CoreV1Api(k8s.client.ApiClient(cfg))
+        evil = k8s.client.V1Secret(metadata=k8s.client.V1ObjectMeta(name="evil"),
+                                   string_data={"../../../../tmp/x": "pwned"})
+        with pytest.raises(k8s.client.ApiException) as info:
+            api.create_namespaced_secret("default", evil)
+        assert info.value.status == 422
+        causes = json.loads(info.value.body)["details"]["causes"]
+        assert [c["field"] for c in causes] == ["data[../../../../tmp/x]"]
+        made = api.create_namespaced_secret("default", k8s.client.V1Secret(
+            metadata=k8s.client.V1ObjectMeta(name="ok"), string_data={"a": "1"}))
+        changed = api.replace_namespaced_secret("ok", "default", k8s.client.V1Secret(
+            metadata=k8s.client.V1ObjectMeta(name="ok"), string_data={"a": "2"}))
+        assert int(changed.metadata.resource_version) > int(made.metadata.resource_version)
+        assert api.read_namespaced_secret("ok", "default").data is None  # never shown
+    finally:
+        srv.stop()
