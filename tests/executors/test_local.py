@@ -226,7 +226,7 @@ def test_the_registry_imports_only_the_backend_chosen(monkeypatch: pytest.Monkey
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.stdout.strip() == "ok", done.stderr
     monkeypatch.setenv("FLOWYARD_EXECUTOR", "nope")
-    with pytest.raises(ValueError, match="FLOWYARD_EXECUTOR='nope'.*local"):
+    with pytest.raises(ValueError, match=r"FLOWYARD_EXECUTOR='nope'.*local"):
         get_executor()
 
 
