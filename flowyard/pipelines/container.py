@@ -205,8 +205,9 @@ class ExecutorTask:
             argv = self._place(argv, container, env, task_dir)
             work = Work(self.task_id, argv, env, log, str(task_dir), None, resources)
             work.mounts = [(m.source, m.target, m.read_only) for m in self.platform.mounts]
-        # Secret values the task was given never reach its stored or streamed log.
-        work.log_policy = LogPolicy(mask=list(self.platform.secret_values))
+        # Secret values the task was given (env and volume files) never reach its stored or
+        # streamed log: the executor masks them (issue 8, item 5).
+        work.log_policy = LogPolicy(mask=self.platform.mask_values())
         return work, ex
 
     def _stage_inputs(self, arts: dict[str, list[dict[str, Any]]], task_dir: Path
