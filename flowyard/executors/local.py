@@ -315,9 +315,15 @@ class LocalExecutor:
         await self.pool.release(handle.req, handle.gpus)
         handle.req, handle.gpus = Resources(cpu=0), []
         if handle.exit_now() is not None:
-            # Off the task's path: the record is dead weight from here on.
+            # Renamed at once (adopt() and a next start of the same id see nothing), deleted
+            # off the task's path.
+            trash = handle.folder.with_name(f".gone-{handle.folder.name}-{time.time_ns()}")
+            try:
+                os.replace(handle.folder, trash)
+            except OSError:
+                return
             asyncio.get_running_loop().run_in_executor(
-                None, functools.partial(shutil.rmtree, handle.folder, ignore_errors=True))
+                None, functools.partial(shutil.rmtree, trash, ignore_errors=True))
 
     # logs --------------------------------------------------------------------------
     def read_log(self, ref: LogRef, *, follow: bool = False, tail: int | None = None,

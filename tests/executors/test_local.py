@@ -144,6 +144,7 @@ def test_an_exit_while_nobody_watched_is_adopted_as_finished(tmp_path: Path) -> 
         assert again is not None and not again.alive()
         assert (await again.wait_exit()).code == 0
         assert await ex.adopt(Work("never-started", [], {}, "")) is None
+        await ex.release(h)  # the shared executor's CPUs are for the tests that follow
 
     asyncio.run(go())
 
