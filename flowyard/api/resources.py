@@ -122,8 +122,10 @@ def _routes(prefix: str) -> None:
     @router.get(prefix + NS + "/{name}/log", response_class=PlainTextResponse,
                 operation_id=f"log_namespaced{'_core' if core else ''}")
     def log_namespaced(version: str, namespace: str, plural: str, name: str, group: str = "",
-                       svc: Services = Depends(services)) -> str:
-        return res.logs(svc, ref(version, plural, namespace, name, group))
+                       svc: Services = Depends(services)) -> StreamingResponse:
+        # Streamed in chunks, never read whole into memory.
+        chunks = res.logs(svc, ref(version, plural, namespace, name, group))
+        return StreamingResponse(chunks, media_type="text/plain; charset=utf-8")
 
     @router.get(prefix + NS + "/{name}/status",
                 operation_id=f"get_namespaced_status{'_core' if core else ''}")

@@ -14,6 +14,7 @@ from typing import Any
 
 from flowyard.config import settings
 from flowyard.controllers.registry import has_controller
+from flowyard.executors.logs import iter_log
 from flowyard.resources import kinds, patch, selectors
 from flowyard.resources.meta import check_name
 from flowyard.resources.objects import ObjectError, validate
@@ -298,7 +299,8 @@ def log_path(group: str, plural: str, namespace: str, name: str) -> Path:
         namespace or "_cluster") / f"{name}.log"
 
 
-def logs(svc: Services, ref: Ref) -> str:
+def logs(svc: Services, ref: Ref) -> Iterator[bytes]:
+    """The object's log in chunks (streamed: a log can be far larger than memory)."""
     row = get(svc, ref)
     path = log_path(ref.group, ref.plural, ref.namespace, ref.name)
     if not path.exists():
@@ -306,7 +308,7 @@ def logs(svc: Services, ref: Ref) -> str:
         why = ("its controller has written none yet" if has_controller(ref.group, kind)
                else f"no controller handles {kind} yet, so nothing runs for it")
         raise NotFound(f"{kind} {ref.name!r} has no logs: {why}")
-    return path.read_text(errors="replace")
+    return iter_log(path)
 
 
 def events(svc: Services, kind: str, namespace: str, name: str) -> list[dict[str, Any]]:
