@@ -16,6 +16,9 @@ class Settings:
     cpus: float
     memory_bytes: int
     gpus: int
+    # How many task rows one run may create (containers, DAGs, loop iterations together),
+    # so a runaway expansion fails the run instead of filling the disk.
+    max_tasks_per_run: int = 10_000
 
     @property
     def logs_dir(self) -> Path:
@@ -49,4 +52,15 @@ def settings() -> Settings:
     cpus = float(os.environ.get("FLOWYARD_CPUS") or os.cpu_count() or 1)
     memory = int(os.environ.get("FLOWYARD_MEMORY_BYTES") or _total_memory())
     gpus = int(os.environ.get("FLOWYARD_GPUS") or _gpu_count())
-    return Settings(home, db_url, artifact_root, cpus, memory, gpus)
+    return Settings(home, db_url, artifact_root, cpus, memory, gpus, _max_tasks())
+
+
+def _max_tasks() -> int:
+    text = os.environ.get("FLOWYARD_MAX_TASKS_PER_RUN") or "10000"
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError(f"FLOWYARD_MAX_TASKS_PER_RUN={text!r}: expected a whole number >= 1")
+    return value

@@ -51,19 +51,26 @@ async def run_dag(ctx: RunContext, component: dict[str, Any], scope: Scope, path
 
 
 async def gather_all(*aws: Any) -> list[Any]:
-    """asyncio.gather, except that when it is canceled it returns only once every child has
-    finished its own cleanup. (gather returns at the first canceled child; the rest were then
-    canceled a second time by asyncio.run mid-cleanup and left their tasks RUNNING.)"""
+    """Await every child and return their results in order. When it is canceled it cancels
+    its own children and returns only once each has finished its cleanup (asyncio.gather
+    returned at the first canceled child, leaving the rest RUNNING).
+
+    asyncio.wait, not gather: cancelling a gather cancels its children from inside
+    `cancel()`, so a deep tree of nested DAGs was cancelled by one recursive call that hit
+    Python's recursion limit and was lost, and the run went on. Here each level cancels only
+    its own children, one event-loop step at a time, however deep the tree is."""
     children = [asyncio.ensure_future(a) for a in aws]
+    if not children:
+        return []
     try:
-        return await asyncio.gather(*children)
+        await asyncio.wait(children)
     except asyncio.CancelledError:
         for child in children:
-            if not child.cancelling():  # a second cancel would cut short its cleanup
+            if not child.done() and not child.cancelling():
                 child.cancel()
-        if children:
-            await asyncio.wait(children)
+        await asyncio.wait(children)
         raise
+    return [child.result() for child in children]
 
 
 def dag_outputs(component: dict[str, Any], results: dict[str, TaskResult]) -> dict[str, Any]:
@@ -110,33 +117,41 @@ async def run_task(ctx: RunContext, name: str, spec: dict[str, Any], scope: Scop
     if done is not None and done.state in DONE_TASK_STATES:
         return TaskResult(done.state, done.outputs or empty_outputs(), done.id, done.error)
     display = spec.get("taskInfo", {}).get("name", name)
-    row = ctx.store.upsert_task(
-        ctx.run_id, path, name=display, component=comp_name, parent_id=parent_id,
+    row = ctx.new_task(
+        path, name=display, component=comp_name, parent_id=parent_id,
         kind=_kind(ctx, spec, component), state="PENDING", error=None)
+    try:
+        return await _run_recorded(ctx, name, spec, scope, path, row.id, component, display)
+    except Exception as exc:  # a bug must fail this task's row, not leave it PENDING
+        return _fail(ctx, row.id, f"{type(exc).__name__}: {exc}")
 
+
+async def _run_recorded(ctx: RunContext, name: str, spec: dict[str, Any], scope: Scope,
+                        path: str, task_id: str, component: dict[str, Any], display: str
+                        ) -> TaskResult:
     upstream = [scope.results[d] for d in spec.get("dependentTasks", [])]
     strategy = spec.get("triggerPolicy", {}).get("strategy", "ALL_UPSTREAM_TASKS_SUCCEEDED")
     if strategy != "ALL_UPSTREAM_TASKS_COMPLETED" and any(r.broken for r in upstream):
-        return _skip(ctx, row.id, "an upstream task did not succeed")
+        return _skip(ctx, task_id, "an upstream task did not succeed")
     try:
         params, arts = inputs.resolve(spec, scope, ctx.resource_name)
         condition = spec.get("triggerPolicy", {}).get("condition")
         if condition and not cel.condition_holds(condition, params):
-            return _skip(ctx, row.id, f"condition is false: {condition}")
+            return _skip(ctx, task_id, f"condition is false: {condition}")
         if "parameterIterator" in spec or "artifactIterator" in spec:
             from flowyard.pipelines.loops import run_loop
 
-            return await run_loop(ctx, spec, component, params, arts, path, row.id)
+            return await run_loop(ctx, spec, component, params, arts, path, task_id)
         params = inputs.apply_definitions(component, params, arts, f"task {display}")
     except TaskError as exc:
-        return _fail(ctx, row.id, str(exc))
+        return _fail(ctx, task_id, str(exc))
     if "dag" in component:
-        return await run_sub_dag(ctx, component, params, arts, path, row.id)
+        return await run_sub_dag(ctx, component, params, arts, path, task_id)
     try:
-        platform = resolve_platform(ctx, component["executorLabel"], scope, row.id, name)
+        platform = resolve_platform(ctx, component["executorLabel"], scope, task_id, name)
     except (TaskError, ValueError) as exc:
-        return _fail(ctx, row.id, str(exc))
-    return await ExecutorTask(ctx, path, name, row.id, spec, component, platform).run(params, arts)
+        return _fail(ctx, task_id, str(exc))
+    return await ExecutorTask(ctx, path, name, task_id, spec, component, platform).run(params, arts)
 
 
 def resolve_platform(ctx: RunContext, label: str, scope: Scope, task_id: str, name: str
