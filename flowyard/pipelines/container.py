@@ -178,7 +178,8 @@ class ExecutorTask:
             env[item["name"]] = resolve_text(str(item.get("value", "")), ex, job)
         env.update(self.platform.env)
         log = str(log_path)
-        resources = requested_resources(container.get("resources", {}))
+        # set_cpu_limit(param) and friends compile to placeholders; resolve them first.
+        resources = requested_resources(_resolve_values(container.get("resources", {}), ex, job))
         resources, note = ctx.executor.clamp(resources)
         if note:
             ctx.store.add_event("ResourcesReduced", note, type="Warning", run_id=ctx.run_id,
@@ -245,7 +246,7 @@ class ExecutorTask:
                                     task_dir)
         if not argv:
             raise TaskError(f"image {image}: the container has no command to run")
-        argv = images.on_host(argv, policy, env)
+        argv = images.on_host(argv, policy, env, image)
         self._check_runnable(argv, image, env)
         return argv
 
@@ -371,6 +372,15 @@ class ExecutorTask:
         self.ctx.store.finish_task(self.task_id, self.ctx.run_id, "FAILED", empty_outputs(),
                                    error=message, attempts=attempt, details=details)
         return TaskResult("FAILED", empty_outputs(), self.task_id, message)
+
+
+def _resolve_values(spec: Any, ex: dict[str, Any], job: JobContext) -> Any:
+    """Every string inside `spec` with its placeholders resolved."""
+    if isinstance(spec, dict):
+        return {k: _resolve_values(v, ex, job) for k, v in spec.items()}
+    if isinstance(spec, list):
+        return [_resolve_values(v, ex, job) for v in spec]
+    return resolve_text(spec, ex, job) if isinstance(spec, str) else spec
 
 
 def _copy(source: str, target: str) -> None:

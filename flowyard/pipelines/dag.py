@@ -11,6 +11,7 @@ from flowyard.pipelines import cel, inputs
 from flowyard.pipelines.container import ExecutorTask
 from flowyard.pipelines.context import RunContext
 from flowyard.pipelines.errors import TaskError
+from flowyard.pipelines.placeholders import resolve_text
 from flowyard.pipelines.platform_spec import PlatformResolver, TaskPlatform
 from flowyard.pipelines.results import Scope, TaskResult, empty_outputs
 from flowyard.store.secrets import SecretStore
@@ -143,19 +144,47 @@ async def _run_recorded(ctx: RunContext, name: str, spec: dict[str, Any], scope:
 
             return await run_loop(ctx, spec, component, params, arts, path, task_id)
         params = inputs.apply_definitions(component, params, arts, f"task {display}")
+        _fill_final_status(ctx, component, params)
     except TaskError as exc:
         return _fail(ctx, task_id, str(exc))
     if "dag" in component:
         return await run_sub_dag(ctx, component, params, arts, path, task_id)
+    task = ExecutorTask(ctx, path, name, task_id, spec, component)
+    probe = {"inputs": {"parameterValues": params}}
     try:
-        platform = resolve_platform(ctx, component["executorLabel"], scope, task_id, name)
+        task.platform = resolve_platform(ctx, component["executorLabel"], scope, task_id, name,
+                                         lambda v: resolve_text(v, probe, task.job()))
     except (TaskError, ValueError) as exc:
         return _fail(ctx, task_id, str(exc))
-    return await ExecutorTask(ctx, path, name, task_id, spec, component, platform).run(params, arts)
+    return await task.run(params, arts)
 
 
-def resolve_platform(ctx: RunContext, label: str, scope: Scope, task_id: str, name: str
-                     ) -> TaskPlatform:
+def _fill_final_status(ctx: RunContext, component: dict[str, Any], params: dict[str, Any]
+                       ) -> None:
+    """An optional PipelineTaskFinalStatus input that nothing feeds (the task is not an exit
+    task: a component compiled on its own, or run outside dsl.ExitHandler). Kubeflow hands it
+    null and kfp's executor then fails on `None.get`; here it gets the status of the run so
+    far, the closest thing to what an exit task sees: FAILED with the first failure if a task
+    failed, else COMPLETE."""
+    defs = component.get("inputDefinitions", {}).get("parameters", {})
+    wanted = [n for n, d in defs.items()
+              if d.get("parameterType") == "TASK_FINAL_STATUS" and params.get(n) is None]
+    if not wanted:
+        return
+    failed = next((t for t in ctx.store.tasks(ctx.run_id)
+                   if t.state == "FAILED" and t.kind in ("container", "importer")), None)
+    name = str(ctx.spec.get("pipelineInfo", {}).get("name", "pipeline"))
+    status: dict[str, Any] = {"state": "FAILED" if failed else "COMPLETE",
+                              "pipelineJobResourceName": ctx.resource_name,
+                              "pipelineTaskName": failed.name if failed else name}
+    if failed is not None:
+        status["error"] = {"code": 2, "message": failed.error or f"task {failed.name} failed"}
+    for n in wanted:
+        params[n] = status
+
+
+def resolve_platform(ctx: RunContext, label: str, scope: Scope, task_id: str, name: str,
+                     text: Any = None) -> TaskPlatform:
     cfg = ctx.platform.for_executor(label)
     if not cfg:
         return TaskPlatform()
@@ -165,7 +194,8 @@ def resolve_platform(ctx: RunContext, label: str, scope: Scope, task_id: str, na
         return None if value is inputs.MISSING else value
 
     resolver = PlatformResolver(cfg, param, SecretStore(ctx.store), VolumeStore(ctx.store),
-                                f"{ctx.resource_name}-{name}", task_id, ctx.mounts_dir(task_id))
+                                f"{ctx.resource_name}-{name}", task_id, ctx.mounts_dir(task_id),
+                                text)
     platform = resolver.resolve()
     if platform.labels or platform.annotations:
         ctx.store.update_task(task_id, details={"labels": platform.labels,
