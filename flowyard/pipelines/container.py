@@ -374,13 +374,20 @@ class ExecutorTask:
         return TaskResult("FAILED", empty_outputs(), self.task_id, message)
 
 
-def _resolve_values(spec: Any, ex: dict[str, Any], job: JobContext) -> Any:
-    """Every string inside `spec` with its placeholders resolved."""
+def _resolve_values(spec: Any, ex: dict[str, Any], job: JobContext, where: str = "resources"
+                    ) -> Any:
+    """Every string inside `spec` with its placeholders resolved; a placeholder that gives
+    nothing is an error naming the field (it must not silently mean "the default")."""
     if isinstance(spec, dict):
-        return {k: _resolve_values(v, ex, job) for k, v in spec.items()}
+        return {k: _resolve_values(v, ex, job, f"{where}.{k}") for k, v in spec.items()}
     if isinstance(spec, list):
-        return [_resolve_values(v, ex, job) for v in spec]
-    return resolve_text(spec, ex, job) if isinstance(spec, str) else spec
+        return [_resolve_values(v, ex, job, f"{where}[{i}]") for i, v in enumerate(spec)]
+    if not isinstance(spec, str) or "{{$" not in spec:
+        return spec
+    value = resolve_text(spec, ex, job)
+    if not value.strip():
+        raise TaskError(f"{where}: {spec} has no value")
+    return value
 
 
 def _copy(source: str, target: str) -> None:

@@ -14,6 +14,7 @@ from flowyard.pipelines.errors import TaskError
 from flowyard.pipelines.placeholders import resolve_text
 from flowyard.pipelines.platform_spec import PlatformResolver, TaskPlatform
 from flowyard.pipelines.results import Scope, TaskResult, empty_outputs
+from flowyard.pipelines.validate import waits_for
 from flowyard.store.secrets import SecretStore
 from flowyard.store.store import DONE_TASK_STATES, now
 from flowyard.store.volumes import VolumeStore
@@ -36,7 +37,7 @@ async def run_dag(ctx: RunContext, component: dict[str, Any], scope: Scope, path
 
     async def one(name: str) -> None:
         spec = tasks[name]
-        for dep in spec.get("dependentTasks", []):
+        for dep in waits_for(spec, tasks):
             await finished[dep]
         try:
             result = await run_task(ctx, name, spec, scope, path, parent_id)

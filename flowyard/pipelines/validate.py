@@ -111,6 +111,21 @@ def _check_dag(dag: dict[str, Any], where: str, components: dict[str, Any], sour
     _check_acyclic(tasks, where, source)
 
 
+def waits_for(spec: dict[str, Any], tasks: dict[str, Any]) -> list[str]:
+    """The tasks one task waits for: its dependentTasks, and every task whose output it
+    reads. The compiler leaves the latter out of dependentTasks when the output is used only
+    by a resource setting (`set_cpu_limit(task.output)`); without waiting it would read
+    nothing."""
+    deps = list(spec.get("dependentTasks", []))
+    ins = spec.get("inputs", {})
+    for src in [*ins.get("parameters", {}).values(), *ins.get("artifacts", {}).values()]:
+        ref = src.get("taskOutputParameter") or src.get("taskOutputArtifact") or {}
+        producer = ref.get("producerTask")
+        if producer in tasks and producer not in deps:
+            deps.append(producer)
+    return deps
+
+
 def _check_acyclic(tasks: dict[str, Any], where: str, source: str) -> None:
     state: dict[str, int] = {}
 
@@ -121,7 +136,7 @@ def _check_acyclic(tasks: dict[str, Any], where: str, source: str) -> None:
             cycle = " -> ".join([*trail[trail.index(name):], name])
             raise PipelineError(f"{source}: {where}: dependency cycle {cycle}")
         state[name] = 1
-        for dep in tasks[name].get("dependentTasks", []):
+        for dep in waits_for(tasks[name], tasks):
             visit(dep, [*trail, name])
         state[name] = 2
 
