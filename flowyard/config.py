@@ -16,6 +16,8 @@ class Settings:
     cpus: float
     memory_bytes: int
     gpus: int
+    # An importer of a local file outside the artifact root copies it in; at most this much.
+    import_max_bytes: int = 4 * 2**30
     # How many task rows one run may create (containers, DAGs, loop iterations together),
     # so a runaway expansion fails the run instead of filling the disk.
     max_tasks_per_run: int = 10_000
@@ -52,7 +54,8 @@ def settings() -> Settings:
     cpus = float(os.environ.get("FLOWYARD_CPUS") or os.cpu_count() or 1)
     memory = int(os.environ.get("FLOWYARD_MEMORY_BYTES") or _total_memory())
     gpus = int(os.environ.get("FLOWYARD_GPUS") or _gpu_count())
-    return Settings(home, db_url, artifact_root, cpus, memory, gpus, _max_tasks())
+    import_max = int(os.environ.get("FLOWYARD_IMPORT_MAX_BYTES") or 4 * 2**30)
+    return Settings(home, db_url, artifact_root, cpus, memory, gpus, import_max, _max_tasks())
 
 
 def _max_tasks() -> int:

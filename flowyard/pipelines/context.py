@@ -35,6 +35,9 @@ class RunContext:
     enable_caching: bool = True
     # Resume: tasks that already finished, by path; they are never executed again.
     done: dict[str, Task] = field(default_factory=dict)
+    # Resume: task id -> state of tasks that were PENDING or RUNNING when the driver died;
+    # their processes are adopted from the executor, never started twice.
+    inflight: dict[str, str] = field(default_factory=dict)
     # Paths of every task row the run already has (a resumed run counts its old rows).
     known_paths: set[str] = field(default_factory=set)
     # The asyncio task driving the run: cancelled to stop the whole run at once.
