@@ -487,6 +487,8 @@ def _limit_text(container: dict[str, Any], limit: int) -> str:
     spec = container.get("resources", {})
     given = spec.get("resourceMemoryLimit") or (
         f"{spec['memoryLimit']}G" if spec.get("memoryLimit") else "")
+    if "{{$" in given:  # set_memory_limit(param): the bytes are what it resolved to
+        given = ""
     return f"{given} ({limit} bytes)" if given else f"{limit} bytes"
 
 

@@ -97,7 +97,7 @@ def _events(run_id: str, reason: str) -> list[str]:
 def test_resource_requests_from_a_task_output_and_a_parameter() -> None:
     # More than any machine has, so the executor says what it was asked for.
     @dsl.pipeline
-    def p(cpus: str = "768", mem: str = "1Mi", gpus: str = "4096"):
+    def p(cpus: str = "768", mem: str = "2Gi", gpus: str = "4096"):
         n = many()
         noop().set_cpu_request(n.output).set_cpu_limit(n.output).set_display_name("from-output")
         noop().set_cpu_limit(cpus).set_memory_limit(mem).set_display_name("from-param")
