@@ -6,6 +6,8 @@ dashboard send still passes."""
 
 from __future__ import annotations
 
+import json
+import shutil
 import socket
 import subprocess
 import sys
@@ -180,3 +182,20 @@ def test_listening_on_every_address_needs_named_hosts(fy_home: Path) -> None:
                           "--port", "1"], capture_output=True, text=True, timeout=120)
     assert got.returncode == 2
     assert "--allowed-host" in got.stderr and "DNS rebinding" in got.stderr
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="no kubectl")
+def test_kubectl_reads_and_writes_pass(server: Server, http: httpx.Client) -> None:
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "kc"},
+              "stringData": {"a": "b"}}
+    assert http.post("/api/v1/namespaces/default/secrets", json=secret).status_code == 201
+    kubectl = ["kubectl", "--server", server.url]
+    path = "/api/v1/namespaces/default/secrets/kc"
+    got = subprocess.run([*kubectl, "get", "--raw", path], capture_output=True, text=True,
+                         timeout=60)
+    assert got.returncode == 0, got.stderr
+    assert json.loads(got.stdout)["metadata"]["name"] == "kc"
+    gone = subprocess.run([*kubectl, "delete", "--raw", path], capture_output=True, text=True,
+                          timeout=60)
+    assert gone.returncode == 0, gone.stderr
+    assert http.get(path).status_code == 404
