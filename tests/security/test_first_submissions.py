@@ -99,3 +99,30 @@ def test_first_submissions_from_processes_are_all_recorded(
     runs = store.list_runs(limit=100)
     assert sorted(r.display_name for r in runs) == sorted(f"proc-{i}" for i in range(PROCESSES))
     assert {r.experiment_id for r in runs} == {default.id}
+
+
+def test_first_runs_into_new_experiments_from_threads(database: str, spec: dict[str, Any]
+                                                      ) -> None:
+    """`flowyard run --experiment NAME` makes NAME on first use: the same get-or-create,
+    tried here in many rounds, each a new name that every thread asks for at once."""
+    from flowyard.pipelines.loader import load_pipeline
+    from flowyard.pipelines.runner import submit
+    from flowyard.store import open_store
+
+    doc, rounds = load_pipeline(spec), 5
+    for n in range(rounds):
+        start = threading.Barrier(THREADS)
+
+        def first(i: int, n: int = n, start: threading.Barrier = start) -> str:
+            start.wait()
+            return submit(doc, {"x": i}, experiment=f"new-{n}", run_name=f"r{n}-{i}")
+
+        with ThreadPoolExecutor(THREADS) as pool:
+            assert len(set(pool.map(first, range(THREADS)))) == THREADS
+    store = open_store()
+    runs = store.list_runs(limit=1000)
+    assert len(runs) == rounds * THREADS
+    for n in range(rounds):
+        exp = store.experiment_by_name(f"new-{n}", create=False)
+        assert exp is not None
+        assert sum(r.experiment_id == exp.id for r in runs) == THREADS
