@@ -8,9 +8,10 @@ import os
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from flowyard.config import settings
+from flowyard.store.inserts import insert_if_absent
 from flowyard.store.schema import Secret, utcnow
 from flowyard.store.store import Store
 
@@ -53,14 +54,14 @@ class SecretStore:
 
     def put(self, name: str, data: dict[str, str], kind: str = "Secret",
             namespace: str = "default") -> None:
+        encoded = self._encode(kind, data)
         with self.store.session() as s, s.begin():
-            row = s.get(Secret, (name, namespace, kind))
-            if row is None:
-                s.add(Secret(name=name, namespace=namespace, kind=kind,
-                             data=self._encode(kind, data)))
-            else:
-                row.data = self._encode(kind, data)
-                row.updated_at = utcnow()
+            # Insert-or-update in a way two writers of a new name cannot both insert.
+            if not insert_if_absent(s, Secret, name=name, namespace=namespace, kind=kind,
+                                    data=encoded):
+                s.execute(update(Secret).where(Secret.name == name, Secret.namespace == namespace,
+                                               Secret.kind == kind)
+                          .values(data=encoded, updated_at=utcnow()))
 
     def get(self, name: str, kind: str = "Secret", namespace: str = "default"
             ) -> dict[str, str] | None:
