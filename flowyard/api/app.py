@@ -12,6 +12,7 @@ from fastapi import FastAPI
 import flowyard
 from flowyard.api import errors
 from flowyard.api.hosts import HostOriginGuard, HostPolicy
+from flowyard.api.json_bodies import JsonBodyGuard
 from flowyard.api.kfp import router as kfp_router
 from flowyard.api.limits import DEFAULT_MAX_BYTES, BodyLimit
 from flowyard.api.resources import router as resources_router
@@ -39,6 +40,7 @@ def create_app(store: Store | None = None, *, scheduler: bool = True, recover: b
                               "resources, served by one local process.")
     limit = max_body_bytes or int(os.environ.get("FLOWYARD_MAX_REQUEST_BYTES")
                                   or DEFAULT_MAX_BYTES)
+    app.add_middleware(JsonBodyGuard)
     app.add_middleware(BodyLimit, max_bytes=limit)
     # Each one added wraps the ones before: a refused Host or Origin costs nothing behind
     # it, and the crash guard, outermost, answers for every layer.

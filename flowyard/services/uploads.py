@@ -32,7 +32,7 @@ def _compile_python(data: bytes, filename: str) -> tuple[dict[str, Any], dict[st
 
 def _label(filename: str) -> str:
     """The file's name as a version name may spell it (KFP's names allow few characters)."""
-    return re.sub(r"[^\w .\-()/:]", "_", PurePath(filename).name)[:200] or "upload"
+    return re.sub(r"[^\w .\-()/:]", "_", PurePath(filename).name)[:100] or "upload"
 
 
 def upload(svc: Services, data: bytes, filename: str, name: str = "",
