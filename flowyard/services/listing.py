@@ -96,7 +96,7 @@ def parse_filter(raw: str | None, fields: dict[str, Field]) -> list[Predicate]:
         raise InvalidArgument(f"filter: not valid JSON: {exc.msg}") from None
     except RecursionError:
         raise InvalidArgument("filter: nested too deep") from None
-    check_document(doc, "filter", max_depth=4)
+    check_document(doc, "filter", max_depth=8)
     if not isinstance(doc, dict) or not isinstance(doc.get("predicates", []), list):
         raise InvalidArgument('filter: expected {"predicates": [...]}')
     out = []

@@ -104,6 +104,7 @@ def _checked(ref: Ref, body: Any) -> tuple[kinds.KindInfo, dict[str, Any]]:
         body["metadata"] = meta
     try:
         validate(body, info)
+        secret_objects.check_keys(info, body)
     except ObjectError as exc:
         name = meta.get("name", "") if isinstance(meta, dict) else ""
         raise Invalid(body["kind"], str(name), exc) from None
@@ -203,7 +204,13 @@ def _write(svc: Services, ref: Ref, expected: int | None, **kw: Any) -> dict[str
 def replace(svc: Services, ref: Ref, body: Any) -> dict[str, Any]:
     info, body = _checked(ref, body)
     body, values = _secret_values(info, body)
+    if values is None and secret_objects.is_secret(info):
+        # No data given: the values stay, and so do the annotations that describe them.
+        body = secret_objects.keep_annotations(body, get(svc, ref))
     spec_side, labels = _spec_side(body)
+    # The object first (a conflict or a missing object then changes nothing); it carries the
+    # values' digest, so changed values are a new resourceVersion. A crash between the two
+    # writes is mended by the next apply: the values are compared with the stored ones.
     out = _write(svc, ref, _expected_rv(body), body=spec_side, labels=labels,
                  version=ref.version)
     if values is not None:
@@ -276,12 +283,13 @@ def apply(svc: Services, obj: Any, namespace: str = "default") -> tuple[str, dic
         current = ResourceStore(svc.store).get(ref.key())
     except store_errors.NotFound:
         return "created", create(svc, ref, obj)
-    _, checked = _checked(ref, obj)
-    spec_side, labels = _spec_side(checked)
-    if spec_side == current.body and labels == (current.labels or {}):
-        return "unchanged", render(current)
-    return "configured", _write(svc, ref, None, body=spec_side, labels=labels,
-                                version=ref.version)
+    body = {k: v for k, v in obj.items() if k != "status"}
+    body["metadata"] = {k: v for k, v in meta.items() if k != "resourceVersion"}
+    # Through replace, so a Secret's values are compared with the stored ones (a change is a
+    # new resourceVersion) and never land in the resources table.
+    out = replace(svc, ref, body)
+    same = out["metadata"]["resourceVersion"] == str(current.resource_version)
+    return ("unchanged" if same else "configured"), out
 
 
 def log_path(group: str, plural: str, namespace: str, name: str) -> Path:
