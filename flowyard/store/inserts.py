@@ -18,5 +18,7 @@ def insert_if_absent(s: Session, model: type[Any], **values: Any) -> bool:
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    result = s.execute(insert(model).values(**values).on_conflict_do_nothing())
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    # RETURNING says whether a row went in; rowcount does not (psycopg reports -1 here).
+    keys = list(model.__table__.primary_key.columns)
+    stmt = insert(model).values(**values).on_conflict_do_nothing().returning(*keys)
+    return s.execute(stmt).first() is not None

@@ -8,6 +8,7 @@ import hmac
 import json
 import os
 import re
+import threading
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -62,7 +63,8 @@ def _key() -> bytes:
         path.parent.mkdir(parents=True, exist_ok=True)
         # Written aside and linked into place, so a process starting at the same moment
         # never reads a half-written key; whoever links first wins and both use that key.
-        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        # Named per process and thread: two threads of one server make the key at once too.
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as f:
             f.write(Fernet.generate_key())
