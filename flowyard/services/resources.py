@@ -357,8 +357,8 @@ class Gone(ApiError):
 
 def error_status(exc: ApiError) -> dict[str, Any]:
     """A Kubernetes Status object for a failed resource request."""
-    reasons = {400: "BadRequest", 404: "NotFound", 409: "AlreadyExists", 410: "Expired", 413:
-               "RequestEntityTooLarge", 422: "Invalid"}
+    reasons = {400: "BadRequest", 403: "Forbidden", 404: "NotFound", 409: "AlreadyExists",
+               410: "Expired", 413: "RequestEntityTooLarge", 422: "Invalid"}
     reason = "Conflict" if isinstance(exc, Aborted) else reasons.get(exc.status, "InternalError")
     out: dict[str, Any] = {"apiVersion": "v1", "kind": "Status", "metadata": {},
                            "status": "Failure", "message": exc.message, "reason": reason,

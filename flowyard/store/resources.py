@@ -9,9 +9,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from flowyard.store.errors import Conflict, NotFound
+from flowyard.store.inserts import insert_if_absent
 from flowyard.store.schema import Counter, Event, Resource, ResourceChange, utcnow
 from flowyard.store.store import Store, new_id
 
@@ -31,11 +34,12 @@ class Key:
 def _next_version(s: Session) -> int:
     # An UPDATE takes the row lock on PostgreSQL and the write lock on SQLite: two writers
     # never get the same version.
-    res = s.execute(update(Counter).where(Counter.name == "resource_version")
-                    .values(value=Counter.value + 1))
-    if not res.rowcount:
-        s.add(Counter(name="resource_version", value=1))
-        s.flush()
+    bump = update(Counter).where(Counter.name == "resource_version").values(
+        value=Counter.value + 1)
+    if not s.execute(bump).rowcount:
+        # The first write ever: two first writers must not both insert the counter.
+        insert_if_absent(s, Counter, name="resource_version", value=0)
+        s.execute(bump)
     value = s.scalar(select(Counter.value).where(Counter.name == "resource_version"))
     assert value is not None
     return value
@@ -83,11 +87,20 @@ class ResourceStore:
 
     def create(self, key: Key, *, version: str, kind: str, labels: dict[str, Any],
                body: dict[str, Any], status: dict[str, Any]) -> Resource:
+        exists = Conflict(f"{kind} {key.name!r} already exists in namespace {key.namespace!r}")
+        try:
+            return self._create(key, exists, version=version, kind=kind, labels=labels,
+                                body=body, status=status)
+        except (IntegrityError, StaleDataError):  # a concurrent create got there first
+            raise exists from None
+
+    def _create(self, key: Key, exists: Conflict, *, version: str, kind: str,
+                labels: dict[str, Any], body: dict[str, Any], status: dict[str, Any]
+                ) -> Resource:
         with self.store.session() as s, s.begin():
             row = self._find(s, key)
             if row is not None and not row.deleted:
-                raise Conflict(f"{kind} {key.name!r} already exists in namespace "
-                               f"{key.namespace!r}")
+                raise exists
             rv = _next_version(s)
             if row is None:
                 row = Resource(uid=new_id(), group=key.group, plural=key.plural,

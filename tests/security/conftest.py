@@ -1,13 +1,4 @@
-"""The in-process control plane a test starts stops with the test."""
+"""The security tests drive a real `flowyard up`, as the API tests do; the in-process
+control plane a test starts stops with the test."""
 
-from collections.abc import Iterator
-
-import pytest
-
-
-@pytest.fixture(autouse=True)
-def _close_in_process_planes() -> Iterator[None]:
-    yield
-    from flowyard.client import close_local
-
-    close_local()
+from tests.api.conftest import _close_in_process_planes, server, server_factory  # noqa: F401
