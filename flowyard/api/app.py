@@ -12,6 +12,7 @@ from fastapi import FastAPI
 import flowyard
 from flowyard.api import errors
 from flowyard.api.kfp import router as kfp_router
+from flowyard.api.kube import router as kube_router
 from flowyard.api.limits import DEFAULT_MAX_BYTES, BodyLimit
 from flowyard.api.resources import router as resources_router
 from flowyard.services.runtime import ControlPlane
@@ -37,5 +38,6 @@ def create_app(store: Store | None = None, *, scheduler: bool = True, recover: b
     app.add_middleware(BodyLimit, max_bytes=limit)
     errors.install(app)
     app.include_router(kfp_router)
+    app.include_router(kube_router)
     app.include_router(resources_router)
     return app

@@ -1,20 +1,25 @@
-"""Kubeflow-shaped resources: create, get, list (label selectors), replace, patch, delete,
-status, watch, events and apply. Kinds with a controller are reconciled by the controller
-manager; others are stored, with an event saying nothing acts on them yet."""
+"""Kubernetes-shaped resources: create, get, list (label and field selectors, paging), replace,
+patch (JSON, merge, strategic merge, server-side apply), delete (finalizers, propagation),
+status and scale, events and apply. Kinds with a controller are reconciled by the controller
+manager; others are stored, with an event saying nothing acts on them yet. Watches are in
+services/watching.py; namespaces and garbage collection in kube/gc.py."""
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import copy
+import json
 import re
-import time
-from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from flowyard.config import settings
 from flowyard.controllers.registry import has_controller
-from flowyard.resources import kinds, patch, selectors
+from flowyard.kube import crds, schemas, ssa, strategic
+from flowyard.kube import status as kstatus
+from flowyard.resources import fields, kinds, patch, selectors
 from flowyard.resources.meta import check_name
 from flowyard.resources.objects import ObjectError, validate
 from flowyard.services import secret_objects
@@ -22,10 +27,10 @@ from flowyard.services.context import Services
 from flowyard.services.errors import Aborted, AlreadyExists, ApiError, InvalidArgument, NotFound
 from flowyard.services.kfp_json import ts
 from flowyard.store import errors as store_errors
-from flowyard.store.resources import Key, ResourceStore
+from flowyard.store.resources import Key, ResourceStore, now_ts
 from flowyard.store.resources import to_object as render
 
-WATCH_POLL_S = 0.2
+BUILTIN_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
 
 class Invalid(InvalidArgument):
@@ -36,6 +41,14 @@ class Invalid(InvalidArgument):
     def __init__(self, kind: str, name: str, exc: ObjectError) -> None:
         super().__init__(f"{kind} {name!r} is invalid: {exc}",
                          [{"field": path, "message": msg} for path, msg in exc.problems])
+
+
+class Unsupported(ApiError):
+    status, code = 415, 3
+
+
+class Gone(ApiError):
+    status, code = 410, 9
 
 
 @dataclass(frozen=True)
@@ -50,6 +63,41 @@ class Ref:
         return Key(self.group, self.plural, self.namespace, name or self.name)
 
 
+@dataclass(frozen=True)
+class WriteOptions:
+    """The query parameters of a write: fieldManager, fieldValidation, force, dryRun."""
+
+    manager: str = ""
+    validation: str = ""
+    force: bool = False
+    dry_run: bool = False
+    extra: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+
+_crd_cache: dict[int, tuple[int, list[kinds.KindInfo]]] = {}
+
+
+def crd_kinds(svc: Services) -> list[kinds.KindInfo]:
+    """The kinds users registered with CustomResourceDefinitions (re-read when one changes)."""
+    rs = ResourceStore(svc.store)
+    stamp = rs.kind_version(crds.GROUP, crds.PLURAL)
+    cached = _crd_cache.get(id(svc.store))
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    found: list[kinds.KindInfo] = []
+    for row in rs.list(crds.GROUP, crds.PLURAL):
+        found.extend(crds.kinds_of(render(row)))
+    _crd_cache[id(svc.store)] = (stamp, found)
+    return found
+
+
+def served_kinds(svc: Services) -> list[kinds.KindInfo]:
+    builtin = {(k.group, k.version, k.plural) for k in kinds.KINDS}
+    return [*kinds.KINDS, *(k for k in crd_kinds(svc)
+                            if (k.group, k.version, k.plural) not in builtin)]
+
+
+
 _GROUP = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$")
 _WORD = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
@@ -58,7 +106,7 @@ def checked_ref(group: str, version: str, plural: str, namespace: str = "",
                 name: str = "") -> Ref:
     """A Ref from a URL's parts, each checked as Kubernetes names them (these parts also name
     log files, so nothing like '..' gets through)."""
-    if group and not _GROUP.match(group):
+    if group and not _GROUP.match(group) and not kinds.is_builtin(group):
         raise NotFound(f"no API group {group!r}")
     if not _WORD.match(version) or not _WORD.match(plural):
         raise NotFound(f"no resource {plural!r} in {group or 'core'}/{version}")
@@ -73,21 +121,64 @@ def checked_ref(group: str, version: str, plural: str, namespace: str = "",
     return Ref(group, version, plural, namespace, name)
 
 
-def info_for(ref: Ref, kind: str | None = None) -> kinds.KindInfo:
-    known = kinds.kind_for_plural(ref.group, ref.version, ref.plural)
+def info_for(ref: Ref, kind: str | None = None, svc: Services | None = None
+             ) -> kinds.KindInfo:
+    extra = crd_kinds(svc) if svc is not None else ()
+    known = kinds.kind_for_plural(ref.group, ref.version, ref.plural, extra)
     if known is not None:
         return known
     return kinds.KindInfo(ref.group, ref.version, kind or ref.plural, ref.plural)
 
 
-def _checked(ref: Ref, body: Any) -> tuple[kinds.KindInfo, dict[str, Any]]:
+def _strict_unknown(info: kinds.KindInfo, body: dict[str, Any], opts: WriteOptions) -> None:
+    """fieldValidation=Strict (what kubectl sends): an unknown field of a Kubernetes kind is
+    an error naming it, as the API server's strict decoding reports it."""
+    if opts.validation != "Strict" or not kinds.is_builtin(info.group):
+        return
+    name = schemas.definition_for(info)
+    if name is None:
+        return
+    ref = {"$ref": f"#/definitions/{name}"}
+    unknown = sorted(_unknown_fields(body, ref, ""))
+    if unknown:
+        raise InvalidArgument("strict decoding error: " + ", ".join(
+            f'unknown field "{f}"' for f in unknown),
+            [{"field": f, "message": "field not declared in schema",
+              "reason": "FieldValueInvalid"} for f in unknown])
+
+
+def _unknown_fields(value: Any, schema: dict[str, Any], path: str) -> list[str]:
+    schema = schemas.resolve(schema)
+    out: list[str] = []
+    if isinstance(value, dict) and schema.get("properties") is not None:
+        props = schema["properties"]
+        for key, item in value.items():
+            child = f"{path}.{key}" if path else key
+            if key in props:
+                out.extend(_unknown_fields(item, props[key], child))
+            elif not (path == "" and key in ("apiVersion", "kind")) and not key.startswith(
+                    "$"):
+                out.append(child)
+    elif isinstance(value, dict) and isinstance(schema.get("additionalProperties"), dict):
+        for key, item in value.items():
+            out.extend(_unknown_fields(item, schema["additionalProperties"], f"{path}.{key}"))
+    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
+        for i, item in enumerate(value):
+            out.extend(_unknown_fields(item, schema["items"], f"{path}[{i}]"))
+    return out
+
+
+def _checked(ref: Ref, body: Any, svc: Services | None = None,
+             opts: WriteOptions | None = None) -> tuple[kinds.KindInfo, dict[str, Any]]:
     if not isinstance(body, dict):
         raise InvalidArgument("the request body must be a JSON object")
-    info = info_for(ref, body.get("kind"))
+    info = info_for(ref, body.get("kind"), svc)
     api_version = body.get("apiVersion")
     expected = info.api_version
+    known = kinds.kind_for_plural(ref.group, ref.version, ref.plural,
+                                  crd_kinds(svc) if svc is not None else ())
     if api_version not in (None, expected) or (body.get("kind") not in (None, info.kind) and (
-            kinds.kind_for_plural(ref.group, ref.version, ref.plural) is not None)):
+            known is not None)):
         raise InvalidArgument(f"the object is {api_version} {body.get('kind')} but the URL is "
                               f"for {expected} {info.kind} ({ref.plural})")
     body = {**body, "apiVersion": expected, "kind": body.get("kind") or info.kind}
@@ -102,12 +193,53 @@ def _checked(ref: Ref, body: Any) -> tuple[kinds.KindInfo, dict[str, Any]]:
             raise InvalidArgument(f"metadata.namespace {meta.get('namespace')!r} does not match "
                                   f"the URL's namespace {ref.namespace!r}")
         body["metadata"] = meta
+    name = meta.get("name", "") if isinstance(meta, dict) else ""
     try:
         validate(body, info)
+        if info.schema is not None:
+            body = crds.validate(body, info.schema)
+        if (info.group, info.kind) == (crds.GROUP, "CustomResourceDefinition"):
+            crds.check(body)
     except ObjectError as exc:
-        name = meta.get("name", "") if isinstance(meta, dict) else ""
         raise Invalid(body["kind"], str(name), exc) from None
+    _strict_unknown(info, body, opts or WriteOptions())
     return info, body
+
+
+def _namespace_exists(svc: Services, info: kinds.KindInfo, namespace: str) -> None:
+    """Creating in a namespace that does not exist is NotFound, as in Kubernetes; one that is
+    being deleted takes nothing new."""
+    if not info.namespaced or not namespace:
+        return
+    try:
+        row = ResourceStore(svc.store).get(Key("", "namespaces", "", namespace))
+    except store_errors.NotFound:
+        if namespace in BUILTIN_NAMESPACES:
+            ensure_namespaces(svc)
+            return
+        raise NotFound(f'namespaces "{namespace}" not found') from None
+    if (row.body.get("metadata") or {}).get("deletionTimestamp"):
+        raise Forbidden(f'{info.kind} "{(info.plural)}" is forbidden: unable to create new '
+                        f"content in namespace {namespace} because it is being terminated")
+
+
+class Forbidden(ApiError):
+    status, code = 403, 7
+
+
+def ensure_namespaces(svc: Services) -> None:
+    """default, kube-system, kube-public and kube-node-lease exist, as in every cluster."""
+    rs = ResourceStore(svc.store)
+    for name in BUILTIN_NAMESPACES:
+        try:
+            rs.get(Key("", "namespaces", "", name))
+        except store_errors.NotFound:
+            with contextlib.suppress(store_errors.Conflict):  # another process made it
+                rs.create(Key("", "namespaces", "", name), version="v1", kind="Namespace",
+                          labels={"kubernetes.io/metadata.name": name},
+                          body={"metadata": {"name": name},
+                                "spec": {"finalizers": ["kubernetes"]}},
+                          status={"phase": "Active"})
 
 
 def _spec_side(body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -116,9 +248,37 @@ def _spec_side(body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     body.pop("status", None)
     meta = body.setdefault("metadata", {})
     labels = meta.pop("labels", None) or {}
-    for key in ("resourceVersion", "uid", "generation", "creationTimestamp", "namespace"):
+    for key in ("resourceVersion", "uid", "generation", "creationTimestamp", "namespace",
+                "selfLink", "deletionTimestamp", "deletionGracePeriodSeconds"):
         meta.pop(key, None)
     return body, labels
+
+
+def _manager(opts: WriteOptions, default: str = "unknown") -> str:
+    return opts.manager or default
+
+
+def _with_managed(info: kinds.KindInfo, before: dict[str, Any] | None, after: dict[str, Any],
+                  opts: WriteOptions) -> dict[str, Any]:
+    """`after` with metadata.managedFields recording this (non-apply) write's manager."""
+    if opts.extra.get("keep_managed"):
+        return after
+    schema, defs = _schema_of(info)
+    entries = ssa.record_update(before, after, _manager(opts), schema, defs, now_ts(),
+                                info.api_version)
+    out = copy.deepcopy(after)
+    if entries:
+        out.setdefault("metadata", {})["managedFields"] = entries
+    return out
+
+
+def _schema_of(info: kinds.KindInfo) -> tuple[dict[str, Any], dict[str, Any]]:
+    defs = schemas.builtin_definitions()
+    if kinds.is_builtin(info.group):
+        name = schemas.definition_for(info)
+        if name:
+            return {"$ref": f"#/definitions/{name}"}, defs
+    return (info.schema or {}), defs
 
 
 def _expected_rv(body: dict[str, Any]) -> int | None:
@@ -151,11 +311,24 @@ def _secret_values(info: kinds.KindInfo, body: dict[str, Any]) -> tuple[
         raise Invalid(info.kind, str(body["metadata"].get("name", "")), exc) from None
 
 
-def create(svc: Services, ref: Ref, body: Any) -> dict[str, Any]:
-    info, body = _checked(ref, body)
+def create(svc: Services, ref: Ref, body: Any, opts: WriteOptions | None = None
+           ) -> dict[str, Any]:
+    opts = opts or WriteOptions()
+    if isinstance(body, dict) and isinstance(body.get("metadata"), dict) and not body[
+            "metadata"].get("name") and body["metadata"].get("generateName"):
+        import secrets as _secrets
+
+        body = copy.deepcopy(body)
+        body["metadata"]["name"] = (str(body["metadata"]["generateName"])
+                                    + _secrets.token_hex(3)[:5])
+    info, body = _checked(ref, body, svc, opts)
+    _namespace_exists(svc, info, ref.namespace)
+    body = _with_managed(info, None, body, opts)
     body, values = _secret_values(info, body)
     name = body["metadata"]["name"]
     spec_side, labels = _spec_side(body)
+    if opts.dry_run:
+        return {**body, "metadata": {**body["metadata"], "namespace": ref.namespace}}
     try:
         row = ResourceStore(svc.store).create(
             ref.key(name), version=ref.version, kind=info.kind, labels=labels, body=spec_side,
@@ -169,43 +342,101 @@ def create(svc: Services, ref: Ref, body: Any) -> dict[str, Any]:
     return render(row)
 
 
+def _not_found(ref: Ref, info: kinds.KindInfo | None = None) -> NotFound:
+    what = f"{ref.plural}.{ref.group}" if ref.group else ref.plural
+    return NotFound(f'{what} "{ref.name}" not found', [{"name": ref.name, "kind": ref.plural,
+                                                      "group": ref.group}])
+
+
 def get(svc: Services, ref: Ref) -> dict[str, Any]:
     try:
         return render(ResourceStore(svc.store).get(ref.key()))
-    except store_errors.NotFound as exc:
-        raise NotFound(str(exc)) from None
+    except store_errors.NotFound:
+        if ref.plural == "namespaces" and not ref.group and ref.name in BUILTIN_NAMESPACES:
+            ensure_namespaces(svc)
+            return render(ResourceStore(svc.store).get(ref.key()))
+        raise _not_found(ref) from None
+
+
+def matcher(svc: Services, ref: Ref, label_selector: str | None, field_selector: str | None):  # type: ignore[no-untyped-def]
+    """One predicate over rendered objects for both selectors (a bad one is a 400)."""
+    info = info_for(ref, svc=svc)
+    try:
+        by_labels = selectors.parse(label_selector)
+        by_fields = fields.parse(field_selector, info.kind)
+    except ValueError as exc:
+        raise InvalidArgument(str(exc)) from None
+
+    def match(obj: dict[str, Any]) -> bool:
+        return by_labels((obj.get("metadata") or {}).get("labels") or {}) and by_fields(obj)
+    return match
+
+
+def _token(rv: int, last: tuple[str, str]) -> str:
+    raw = json.dumps({"rv": rv, "after": list(last)}).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _untoken(token: str) -> tuple[int, tuple[str, str]]:
+    try:
+        data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        return int(data["rv"]), (str(data["after"][0]), str(data["after"][1]))
+    except (ValueError, KeyError, IndexError, TypeError):
+        raise InvalidArgument("continue: not a token this server gave out") from None
 
 
 def list_(svc: Services, ref: Ref, label_selector: str | None = None,
-          all_namespaces: bool = False) -> dict[str, Any]:
-    try:
-        match = selectors.parse(label_selector)
-    except ValueError as exc:
-        raise InvalidArgument(str(exc)) from None
+          all_namespaces: bool = False, field_selector: str | None = None,
+          limit: int | None = None, continue_: str | None = None) -> dict[str, Any]:
+    match = matcher(svc, ref, label_selector, field_selector)
+    if limit is not None and limit < 0:
+        raise InvalidArgument("limit: must not be negative")
     rs = ResourceStore(svc.store)
     version = rs.current_version()
+    if ref.plural == "namespaces" and not ref.group:
+        ensure_namespaces(svc)
     rows = rs.list(ref.group, ref.plural, None if all_namespaces else ref.namespace)
-    info = info_for(ref)
-    return {"apiVersion": info.api_version, "kind": f"{info.kind}List",
-            "metadata": {"resourceVersion": str(version)},
-            "items": [render(r) for r in rows if match(r.labels or {})]}
+    info = info_for(ref, svc=svc)
+    items = [o for o in (render(r) for r in rows) if match(o)]
+    meta: dict[str, Any] = {"resourceVersion": str(version)}
+    if continue_:
+        _, after = _untoken(continue_)
+        items = [o for o in items if (o["metadata"].get("namespace", ""),
+                                      o["metadata"]["name"]) > after]
+    if limit and len(items) > limit:
+        items = items[:limit]
+        last = items[-1]["metadata"]
+        meta["continue"] = _token(version, (last.get("namespace", ""), last["name"]))
+    return {"apiVersion": info.api_version, "kind": f"{info.kind}List", "metadata": meta,
+            "items": items}
 
 
 def _write(svc: Services, ref: Ref, expected: int | None, **kw: Any) -> dict[str, Any]:
     try:
         return render(ResourceStore(svc.store).write(ref.key(), expected, **kw))
-    except store_errors.NotFound as exc:
-        raise NotFound(str(exc)) from None
+    except store_errors.NotFound:
+        raise _not_found(ref) from None
     except store_errors.Conflict as exc:
-        raise Aborted(str(exc)) from None
+        raise Aborted(f'Operation cannot be fulfilled on {ref.plural} "{ref.name}": '
+                      f"{exc}") from None
 
 
-def replace(svc: Services, ref: Ref, body: Any) -> dict[str, Any]:
-    info, body = _checked(ref, body)
+def replace(svc: Services, ref: Ref, body: Any, opts: WriteOptions | None = None
+            ) -> dict[str, Any]:
+    opts = opts or WriteOptions()
+    info, body = _checked(ref, body, svc, opts)
+    current = get(svc, ref)
+    body = _with_managed(info, current, body, opts)
     body, values = _secret_values(info, body)
     spec_side, labels = _spec_side(body)
+    # A kind without a status subresource takes its status with the object.
+    status = None if "status" in info.subresources else body.get("status")
+    if status is not None and not isinstance(status, dict):
+        raise InvalidArgument("status: expected an object")
+    if opts.dry_run:
+        return {**current, **body}
     out = _write(svc, ref, _expected_rv(body), body=spec_side, labels=labels,
-                 version=ref.version)
+                 version=ref.version, status=status)
     if values is not None:
         secret_objects.store_values(svc, ref.namespace, ref.name, values)
     return out
@@ -217,48 +448,132 @@ def replace_status(svc: Services, ref: Ref, body: Any) -> dict[str, Any]:
     return _write(svc, ref, _expected_rv(body), status=body.get("status") or {})
 
 
-def _patched(current: dict[str, Any], body: Any, content_type: str) -> dict[str, Any]:
+def _patched(info: kinds.KindInfo, current: dict[str, Any], body: Any, content_type: str
+             ) -> dict[str, Any]:
     try:
         if "json-patch" in content_type:
             return patch.json_patch(current, body)
         if not isinstance(body, dict):
             raise ValueError("a merge patch must be a JSON object")
+        if "strategic-merge-patch" in content_type:
+            if not kinds.is_builtin(info.group):
+                raise Unsupported(f"the body of the request was in an unknown format - "
+                                  f"accepted media types include: application/json-patch+json,"
+                                  f" application/merge-patch+json, application/apply-patch+yaml"
+                                  f" (strategic merge patch is not supported for {info.kind}, "
+                                  "a custom resource)")
+            schema, defs = _schema_of(info)
+            return strategic.apply(current, body, schema, defs)
         return patch.merge_patch(current, body)
-    except (ValueError, TypeError, KeyError, IndexError) as exc:
+    except (ValueError, TypeError, KeyError, IndexError, RecursionError) as exc:
         raise InvalidArgument(f"patch: {exc}") from None
 
 
-def patch_(svc: Services, ref: Ref, body: Any, content_type: str = "") -> dict[str, Any]:
+def patch_(svc: Services, ref: Ref, body: Any, content_type: str = "",
+           opts: WriteOptions | None = None) -> dict[str, Any]:
+    opts = opts or WriteOptions()
+    info = info_for(ref, svc=svc)
+    if "apply-patch" in content_type:
+        return server_side_apply(svc, ref, info, body, opts)
     current = get(svc, ref)
-    if secret_objects.is_secret(info_for(ref)):
+    if secret_objects.is_secret(info):
         # Patch what the object holds, values included, so keys not patched are kept.
         current = secret_objects.with_values(svc, ref.namespace, ref.name, current)
-    new = _patched(current, body, content_type)
+    new = _patched(info, current, body, content_type)
     if not isinstance(new, dict):
         raise InvalidArgument("patch: the result is not an object")
-    new.setdefault("metadata", {})["resourceVersion"] = current["metadata"]["resourceVersion"]
-    return replace(svc, ref, new)
+    meta = new.setdefault("metadata", {})
+    if not isinstance(meta, dict):
+        raise InvalidArgument("metadata: expected an object")
+    # A patch that names no resourceVersion applies to the version it was computed on.
+    sent = (body.get("metadata") or {}).get("resourceVersion") if isinstance(body, dict) else None
+    meta["resourceVersion"] = sent or current["metadata"]["resourceVersion"]
+    return replace(svc, ref, new, opts)
+
+
+def server_side_apply(svc: Services, ref: Ref, info: kinds.KindInfo, body: Any,
+                      opts: WriteOptions) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise InvalidArgument("an apply patch must be a YAML or JSON object")
+    if not opts.manager:
+        raise InvalidArgument("fieldManager: Required value: is required for apply patch")
+    schema, defs = _schema_of(info)
+    try:
+        live: dict[str, Any] | None = get(svc, ref)
+    except NotFound:
+        live = None
+    applied = copy.deepcopy(body)
+    applied.setdefault("metadata", {}).setdefault("name", ref.name)
+    try:
+        result = ssa.apply(live, applied, opts.manager, opts.force, schema, defs, now_ts(),
+                           info.api_version)
+    except ssa.ApplyConflict as exc:
+        raise ApplyConflicted(str(exc), [
+            {"type": "FieldManagerConflict", "message": f'conflict with "{m}"', "field": p}
+            for m, p in exc.conflicts]) from None
+    keep = WriteOptions(opts.manager, opts.validation, opts.force, opts.dry_run,
+                        {"keep_managed": True})
+    if live is None:
+        return create(svc, ref, result, keep)
+    result["metadata"]["resourceVersion"] = live["metadata"]["resourceVersion"]
+    out = replace(svc, ref, result, keep)
+    if "status" in (body or {}) and "status" not in info.subresources:
+        return out
+    return out
+
+
+class ApplyConflicted(Aborted):
+    pass
 
 
 def patch_status(svc: Services, ref: Ref, body: Any, content_type: str = "") -> dict[str, Any]:
     current = get(svc, ref)
-    new = _patched({"status": current.get("status", {})}, body, content_type)
+    info = info_for(ref, svc=svc)
+    if isinstance(body, dict):
+        body = {"status": body.get("status", {})}  # /status touches nothing else
+    new = _patched(info, {"status": current.get("status", {})}, body, content_type)
     status = new.get("status", {}) if isinstance(new, dict) else None
     if not isinstance(status, dict):
         raise InvalidArgument("patch: status must stay an object")
     return _write(svc, ref, int(current["metadata"]["resourceVersion"]), status=status)
 
 
-def delete(svc: Services, ref: Ref) -> dict[str, Any]:
+PROPAGATION = ("Background", "Foreground", "Orphan")
+
+
+def delete(svc: Services, ref: Ref, propagation: str | None = None,
+           options: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Delete as Kubernetes does: with finalizers the object stays (deletionTimestamp set)
+    until they are removed; Foreground keeps the owner until its blocking dependents are gone
+    (foregroundDeletion finalizer); Orphan frees the dependents first; Background (the
+    default) leaves them to the garbage collector."""
+    options = options or {}
+    propagation = propagation or options.get("propagationPolicy")
+    if options.get("orphanDependents") is True and not propagation:
+        propagation = "Orphan"
+    if propagation not in (None, *PROPAGATION):
+        raise InvalidArgument(f"propagationPolicy: Unsupported value: {propagation!r}: "
+                              f"supported values: {', '.join(PROPAGATION)}")
+    uid = ((options.get("preconditions") or {}).get("uid")) or None
+    rs = ResourceStore(svc.store)
+    add: tuple[str, ...] = ()
+    if propagation == "Foreground":
+        add = ("foregroundDeletion",)
+    elif propagation == "Orphan":
+        add = ("orphan",)
+    if ref.plural == "namespaces" and not ref.group:
+        add = ("kubernetes",)  # the namespace stays Terminating until kube/gc.py empties it
     try:
-        row = ResourceStore(svc.store).delete(ref.key())
-    except store_errors.NotFound as exc:
-        raise NotFound(str(exc)) from None
+        row = rs.delete(ref.key(), add, uid)
+    except store_errors.NotFound:
+        raise _not_found(ref) from None
+    except store_errors.Conflict as exc:
+        raise Aborted(str(exc)) from None
+    if not row.deleted:
+        return render(row)  # kept while its finalizers run, as the API server answers
     if row.group == "" and row.kind == "Secret":
         secret_objects.forget(svc, row.namespace, row.name)
-    return {"apiVersion": "v1", "kind": "Status", "status": "Success",
-            "details": {"name": row.name, "group": row.group, "kind": row.plural,
-                        "uid": row.uid}}
+    return kstatus.success(row.name, row.group, row.plural, row.uid)
 
 
 def apply(svc: Services, obj: Any, namespace: str = "default") -> tuple[str, dict[str, Any]]:
@@ -307,52 +622,45 @@ def events(svc: Services, kind: str, namespace: str, name: str) -> list[dict[str
             for e in ResourceStore(svc.store).events(kind, namespace, name)]
 
 
-def watch(svc: Services, ref: Ref, resource_version: str | None = None,
-          label_selector: str | None = None, timeout_s: float = 300.0,
-          all_namespaces: bool = False) -> Iterator[dict[str, Any]]:
-    """Kubernetes watch events ({type, object}) for every write after `resource_version`;
-    without one, the current objects first as ADDED. Ends after `timeout_s`, as a watch does.
-    A bad request fails here, before the first event is asked for."""
-    try:
-        match = selectors.parse(label_selector)
-        since = int(resource_version) if resource_version not in (None, "", "0") else None
-    except ValueError as exc:
-        raise InvalidArgument(str(exc)) from None
-    rs = ResourceStore(svc.store)
-    if since is not None and since + 1 < rs.oldest_change():
-        raise Gone(f"resourceVersion {since} is too old: list again and watch from the "
-                   "list's resourceVersion")
-    return _events(rs, ref, None if all_namespaces else ref.namespace, since, match, timeout_s)
-
-
-def _events(rs: ResourceStore, ref: Ref, ns: str | None, since: int | None,
-            match: selectors.Matcher, timeout_s: float) -> Iterator[dict[str, Any]]:
-    if since is None:
-        since = rs.current_version()
-        for row in rs.list(ref.group, ref.plural, ns):
-            if match(row.labels or {}):
-                yield {"type": "ADDED", "object": render(row)}
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        for change in rs.history(ref.group, ref.plural, ns, since):
-            since = change.resource_version
-            if match(change.labels or {}):
-                yield {"type": change.type, "object": change.object}
-        time.sleep(WATCH_POLL_S)
-
-
-class Gone(ApiError):
-    status, code = 410, 9
-
-
 def error_status(exc: ApiError) -> dict[str, Any]:
     """A Kubernetes Status object for a failed resource request."""
-    reasons = {400: "BadRequest", 404: "NotFound", 409: "AlreadyExists", 410: "Expired", 413:
-               "RequestEntityTooLarge", 422: "Invalid"}
-    reason = "Conflict" if isinstance(exc, Aborted) else reasons.get(exc.status, "InternalError")
-    out: dict[str, Any] = {"apiVersion": "v1", "kind": "Status", "metadata": {},
-                           "status": "Failure", "message": exc.message, "reason": reason,
-                           "code": exc.status}
-    if exc.details:
-        out["details"] = {"causes": exc.details}
-    return out
+    reason = "Conflict" if isinstance(exc, Aborted) else None
+    details: dict[str, Any] = {}
+    causes = [d for d in exc.details if "field" in d or "message" in d]
+    named = [d for d in exc.details if "name" in d and "field" not in d]
+    if named:
+        details.update(named[0])
+    if causes:
+        details["causes"] = causes
+    return kstatus.status(exc.status, exc.message, reason, details or None)
+
+
+def get_scale(svc: Services, ref: Ref) -> dict[str, Any]:
+    """The autoscaling/v1 Scale of a Deployment, ReplicaSet, StatefulSet (what `kubectl
+    scale` reads and writes)."""
+    obj = get(svc, ref)
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    sel = (spec.get("selector") or {}).get("matchLabels") or {}
+    return {"kind": "Scale", "apiVersion": "autoscaling/v1", "metadata": {
+        k: obj["metadata"][k] for k in ("name", "namespace", "uid", "resourceVersion",
+                                        "creationTimestamp") if k in obj["metadata"]},
+        "spec": {"replicas": int(spec.get("replicas", 1))},
+        "status": {"replicas": int(status.get("replicas") or 0),
+                   "selector": ",".join(f"{k}={v}" for k, v in sorted(sel.items()))}}
+
+
+def set_scale(svc: Services, ref: Ref, body: Any, content_type: str = "",
+              opts: WriteOptions | None = None) -> dict[str, Any]:
+    current = get_scale(svc, ref)
+    new = body if not content_type or (content_type.startswith("application/json") and (
+        "patch" not in content_type)) else _patched(
+        kinds.KindInfo("autoscaling", "v1", "Scale", "scale"), current, body,
+        content_type.replace("strategic-merge-patch", "merge-patch"))
+    replicas = ((new or {}).get("spec") or {}).get("replicas") if isinstance(new, dict) else None
+    if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
+        raise Invalid("Scale", ref.name, ObjectError([("spec.replicas", "Invalid value: must "
+                                                        "be a non-negative integer")]))
+    obj = get(svc, ref)
+    obj.setdefault("spec", {})["replicas"] = replicas
+    replace(svc, ref, obj, opts)
+    return get_scale(svc, ref)
