@@ -41,6 +41,13 @@ def _max_watch_s() -> float:
 
 async def _body(request: Request) -> Any:
     raw = await request.body()
+    if "protobuf" in request.headers.get("content-type", ""):
+        # Kubernetes' protobuf needs the Go types' field numbers; JSON and YAML say the same.
+        raise UnsupportedMedia("the body of the request was in an unknown format - accepted "
+                               "media types include: application/json, application/yaml "
+                               "(Flowyard does not read Kubernetes protobuf: use `kubectl "
+                               "create -f`/`kubectl apply -f` with a manifest instead of "
+                               "`kubectl create <kind>` or `kubectl run`)")
     try:
         if "yaml" in request.headers.get("content-type", ""):
             return yaml.safe_load(raw)
@@ -48,6 +55,10 @@ async def _body(request: Request) -> Any:
     except (ValueError, UnicodeDecodeError, yaml.YAMLError):
         raise InvalidArgument("the request body is not valid JSON (or YAML for an apply "
                               "patch)") from None
+
+
+class UnsupportedMedia(res.Unsupported):
+    pass
 
 
 def _opts(request: Request) -> res.WriteOptions:
@@ -93,13 +104,13 @@ def _int(value: str | None, name: str) -> int | None:
 async def _list(request: Request, svc: Services, ref: res.Ref, all_namespaces: bool) -> Any:
     q = request.query_params
     info = await asyncio.to_thread(res.info_for, ref, None, svc)
-    if ref.plural == "events" and ref.group in _EVENT_GROUPS and q.get("watch") not in (
-            "true", "1"):
+    watch = q.get("watch", "").lower() in ("true", "1")
+    if ref.plural == "events" and ref.group in _EVENT_GROUPS and not watch:
         out = await asyncio.to_thread(kube_events.list_events, svc,
                                       None if all_namespaces else ref.namespace,
                                       q.get("fieldSelector"), None, ref.group)
         return _json(_present(request, info, out, is_list=True))
-    if q.get("watch") in ("true", "1"):
+    if watch:
         timeout = min(float(_int(q.get("timeoutSeconds"), "timeoutSeconds") or 1800),
                       _max_watch_s())
         if timeout <= 0:
@@ -118,8 +129,8 @@ async def _list(request: Request, svc: Services, ref: res.Ref, all_namespaces: b
         events = await watching.watch(
             svc, ref, _client(request), q.get("resourceVersion"), q.get("labelSelector"),
             q.get("fieldSelector"), timeout, all_namespaces,
-            q.get("allowWatchBookmarks") in ("true", "1"),
-            None if initial is None else initial == "true", render)
+            q.get("allowWatchBookmarks", "").lower() in ("true", "1"),
+            None if initial is None else initial.lower() == "true", render)
         return StreamingResponse(_lines(events), media_type="application/json")
     out = await asyncio.to_thread(res.list_, svc, ref, q.get("labelSelector"), all_namespaces,
                                   q.get("fieldSelector"), _int(q.get("limit"), "limit"),

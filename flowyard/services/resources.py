@@ -38,9 +38,11 @@ class Invalid(InvalidArgument):
 
     status = 422
 
-    def __init__(self, kind: str, name: str, exc: ObjectError) -> None:
-        super().__init__(f"{kind} {name!r} is invalid: {exc}",
-                         [{"field": path, "message": msg} for path, msg in exc.problems])
+    def __init__(self, kind: str, name: str, exc: ObjectError, group: str = "") -> None:
+        super().__init__(f'{kind} "{name}" is invalid: {exc}',
+                         [{"name": name, "kind": kind, "group": group},
+                          *({"field": path, "message": msg, "reason": "FieldValueInvalid"}
+                            for path, msg in exc.problems)])
 
 
 class Unsupported(ApiError):
@@ -201,7 +203,7 @@ def _checked(ref: Ref, body: Any, svc: Services | None = None,
         if (info.group, info.kind) == (crds.GROUP, "CustomResourceDefinition"):
             crds.check(body)
     except ObjectError as exc:
-        raise Invalid(body["kind"], str(name), exc) from None
+        raise Invalid(body["kind"], str(name), exc, info.group) from None
     _strict_unknown(info, body, opts or WriteOptions())
     return info, body
 
@@ -591,8 +593,14 @@ def apply(svc: Services, obj: Any, namespace: str = "default") -> tuple[str, dic
         current = ResourceStore(svc.store).get(ref.key())
     except store_errors.NotFound:
         return "created", create(svc, ref, obj)
-    _, checked = _checked(ref, obj)
+    _, checked = _checked(ref, obj, svc)
     spec_side, labels = _spec_side(checked)
+    managed = (current.body.get("metadata") or {}).get("managedFields")
+    if managed is not None:
+        spec_side.setdefault("metadata", {})["managedFields"] = managed
+    deleting = (current.body.get("metadata") or {}).get("deletionTimestamp")
+    if deleting:
+        spec_side.setdefault("metadata", {})["deletionTimestamp"] = deleting
     if spec_side == current.body and labels == (current.labels or {}):
         return "unchanged", render(current)
     return "configured", _write(svc, ref, None, body=spec_side, labels=labels,
