@@ -59,8 +59,8 @@ def collect(store: Store) -> int:
         owners = meta.get("ownerReferences") or []
         if not owners or meta.get("deletionTimestamp"):
             continue
-        orphaned_by = [o for o in owners if "orphan" in (_meta(by_uid[o["uid"]]).get(
-            "finalizers") or []) if o.get("uid") in by_uid]
+        orphaned_by = [o for o in owners if o.get("uid") in by_uid and "orphan" in (
+            _meta(by_uid[o["uid"]]).get("finalizers") or [])]
         if orphaned_by:
             body = copy.deepcopy(r.body)
             gone = {o["uid"] for o in orphaned_by}

@@ -17,7 +17,7 @@ from typing import Any
 
 from flowyard.config import settings
 from flowyard.controllers.registry import has_controller
-from flowyard.kube import crds, schemas, ssa, strategic
+from flowyard.kube import crds, defaults, schemas, ssa, strategic
 from flowyard.kube import status as kstatus
 from flowyard.resources import fields, kinds, patch, selectors
 from flowyard.resources.meta import check_name
@@ -196,6 +196,8 @@ def _checked(ref: Ref, body: Any, svc: Services | None = None,
                                   f"the URL's namespace {ref.namespace!r}")
         body["metadata"] = meta
     name = meta.get("name", "") if isinstance(meta, dict) else ""
+    if kinds.is_builtin(info.group) and isinstance(meta, dict):
+        body = defaults.apply(info.group, info.kind, copy.deepcopy(body))
     try:
         validate(body, info)
         if info.schema is not None:
