@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -225,6 +226,13 @@ async def _sub(request: Request, svc: Services, ref: res.Ref, sub: str) -> Any:
                                          request.headers.get("content-type", "")))
 
 
+def _doc(path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    """OpenAPI for a handler that reads its path from the request: the path parameters."""
+    params = [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
+              for n in re.findall(r"{(\w+)}", path)]
+    return {"parameters": params, **(body or {})}
+
+
 def _routes(prefix: str) -> None:
     """One handler per verb, for /apis/{group}/{version} and /api/{version}."""
     core = prefix == "/api/{version}"
@@ -236,70 +244,77 @@ def _routes(prefix: str) -> None:
         return res.checked_ref("" if core else p.get("group", ""), p["version"], p["plural"],
                                p.get("namespace", ""), name or p.get("name", ""))
 
-    @router.get(ns_path, operation_id=f"list_namespaced{tag}")
+    @router.get(ns_path, operation_id=f"list_namespaced{tag}", openapi_extra=_doc(ns_path))
     async def list_namespaced(request: Request, svc: Services = Depends(services)) -> Any:
         return await _list(request, svc, ref(request.path_params), False)
 
     @router.post(ns_path, operation_id=f"create_namespaced{tag}", status_code=201,
-                 openapi_extra=_BODY)
+                 openapi_extra=_doc(ns_path, _BODY))
     async def create_namespaced(request: Request, svc: Services = Depends(services)) -> Any:
         return await _create(request, svc, ref(request.path_params))
 
-    @router.get(ns_path + "/{name}", operation_id=f"get_namespaced{tag}")
+    @router.get(ns_path + "/{name}", operation_id=f"get_namespaced{tag}",
+                openapi_extra=_doc(ns_path + "/{name}"))
     async def get_namespaced(request: Request, svc: Services = Depends(services)) -> Any:
         return await _get(request, svc, ref(request.path_params))
 
     @router.put(ns_path + "/{name}", operation_id=f"replace_namespaced{tag}",
-                openapi_extra=_BODY)
+                openapi_extra=_doc(ns_path + "/{name}", _BODY))
     async def replace_namespaced(request: Request, svc: Services = Depends(services)) -> Any:
         return await _replace(request, svc, ref(request.path_params))
 
-    @router.patch(ns_path + "/{name}", openapi_extra=_PATCH_BODY,
+    @router.patch(ns_path + "/{name}", openapi_extra=_doc(ns_path + "/{name}", _PATCH_BODY),
                   operation_id=f"patch_namespaced{tag}")
     async def patch_namespaced(request: Request, svc: Services = Depends(services)) -> Any:
         return await _patch(request, svc, ref(request.path_params))
 
-    @router.delete(ns_path + "/{name}", operation_id=f"delete_namespaced{tag}")
+    @router.delete(ns_path + "/{name}", operation_id=f"delete_namespaced{tag}",
+                   openapi_extra=_doc(ns_path + "/{name}"))
     async def delete_namespaced(request: Request, svc: Services = Depends(services)) -> Any:
         return await _delete(request, svc, ref(request.path_params))
 
     for method in ("GET", "PUT", "PATCH"):
         router.add_api_route(ns_path + "/{name}/{sub}", _sub_namespaced, methods=[method],
                              operation_id=f"{method.lower()}_namespaced_sub{tag}",
-                             openapi_extra=_PATCH_BODY if method != "GET" else None)
+                             openapi_extra=_doc(ns_path + "/{name}/{sub}", _PATCH_BODY
+                                                if method != "GET" else None))
 
-    @router.get(cl_path, operation_id=f"list_cluster{tag}")
+    @router.get(cl_path, operation_id=f"list_cluster{tag}", openapi_extra=_doc(cl_path))
     async def list_cluster(request: Request, svc: Services = Depends(services)) -> Any:
         r = ref(request.path_params)
         info = await asyncio.to_thread(res.info_for, r, None, svc)
         return await _list(request, svc, r, info.namespaced)
 
     @router.post(cl_path, operation_id=f"create_cluster{tag}", status_code=201,
-                 openapi_extra=_BODY)
+                 openapi_extra=_doc(cl_path, _BODY))
     async def create_cluster(request: Request, svc: Services = Depends(services)) -> Any:
         return await _create(request, svc, ref(request.path_params))
 
-    @router.get(cl_path + "/{name}", operation_id=f"get_cluster{tag}")
+    @router.get(cl_path + "/{name}", operation_id=f"get_cluster{tag}",
+                openapi_extra=_doc(cl_path + "/{name}"))
     async def get_cluster(request: Request, svc: Services = Depends(services)) -> Any:
         return await _get(request, svc, ref(request.path_params))
 
-    @router.put(cl_path + "/{name}", operation_id=f"replace_cluster{tag}", openapi_extra=_BODY)
+    @router.put(cl_path + "/{name}", operation_id=f"replace_cluster{tag}",
+                openapi_extra=_doc(cl_path + "/{name}", _BODY))
     async def replace_cluster(request: Request, svc: Services = Depends(services)) -> Any:
         return await _replace(request, svc, ref(request.path_params))
 
-    @router.patch(cl_path + "/{name}", openapi_extra=_PATCH_BODY,
+    @router.patch(cl_path + "/{name}", openapi_extra=_doc(cl_path + "/{name}", _PATCH_BODY),
                   operation_id=f"patch_cluster{tag}")
     async def patch_cluster(request: Request, svc: Services = Depends(services)) -> Any:
         return await _patch(request, svc, ref(request.path_params))
 
-    @router.delete(cl_path + "/{name}", operation_id=f"delete_cluster{tag}")
+    @router.delete(cl_path + "/{name}", operation_id=f"delete_cluster{tag}",
+                   openapi_extra=_doc(cl_path + "/{name}"))
     async def delete_cluster(request: Request, svc: Services = Depends(services)) -> Any:
         return await _delete(request, svc, ref(request.path_params))
 
     for method in ("GET", "PUT", "PATCH"):
         router.add_api_route(cl_path + "/{name}/{sub}", _sub_cluster, methods=[method],
                              operation_id=f"{method.lower()}_cluster_sub{tag}",
-                             openapi_extra=_PATCH_BODY if method != "GET" else None)
+                             openapi_extra=_doc(cl_path + "/{name}/{sub}", _PATCH_BODY
+                                                if method != "GET" else None))
 
 
 def _ref_from(request: Request) -> res.Ref:
