@@ -310,9 +310,33 @@ def _secret_values(info: kinds.KindInfo, body: dict[str, Any]) -> tuple[
     if not secret_objects.is_secret(info):
         return body, None
     try:
-        return secret_objects.take_values(body)
+        out, values = secret_objects.take_values(body)
     except ObjectError as exc:
         raise Invalid(info.kind, str(body["metadata"].get("name", "")), exc) from None
+    return _scrub_last_applied(out), values
+
+
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+
+
+def _scrub_last_applied(secret: dict[str, Any]) -> dict[str, Any]:
+    """kubectl apply copies the whole manifest, values included, into an annotation; keep
+    the key names there and drop the values, which belong only to the secret store."""
+    annotations = (secret.get("metadata") or {}).get("annotations") or {}
+    raw = annotations.get(LAST_APPLIED)
+    if not raw:
+        return secret
+    try:
+        applied = json.loads(raw)
+    except ValueError:
+        applied = {}
+    if isinstance(applied, dict):
+        for field in ("data", "stringData"):
+            if isinstance(applied.get(field), dict):
+                applied[field] = {k: "" for k in applied[field]}
+    secret = copy.deepcopy(secret)
+    secret["metadata"]["annotations"][LAST_APPLIED] = json.dumps(applied, sort_keys=True)
+    return secret
 
 
 def create(svc: Services, ref: Ref, body: Any, opts: WriteOptions | None = None

@@ -259,3 +259,12 @@ def test_server_side_apply_conflicts_and_force(cluster: Cluster) -> None:
     cluster.kubectl("apply", "--server-side", "--field-manager=alice", "--force-conflicts",
                     "-f", "-", stdin=json.dumps({**cm, "data": {"a": "changed"}}))
     assert cluster.json("get", "cm", "ssa", "-n", ns)["data"] == {"a": "changed"}
+
+
+def test_applied_secret_values_stay_out_of_the_object(cluster: Cluster) -> None:
+    ns = cluster.namespace()
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": ns},
+              "stringData": {"password": "hunter2-value"}}
+    cluster.kubectl("apply", "-f", "-", stdin=json.dumps(secret))
+    shown = cluster.kubectl("get", "secret", "s", "-n", ns, "-o", "json").stdout
+    assert "hunter2-value" not in shown and "password" in shown
