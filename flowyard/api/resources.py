@@ -116,6 +116,12 @@ async def _list(request: Request, svc: Services, ref: res.Ref, all_namespaces: b
                       _max_watch_s())
         if timeout <= 0:
             raise InvalidArgument("timeoutSeconds: must be positive")
+        if ref.plural == "events" and ref.group in _EVENT_GROUPS:
+            stream = await kube_events.watch_events(
+                svc, None if all_namespaces else ref.namespace, q.get("fieldSelector"),
+                q.get("resourceVersion"), timeout, ref.group)
+            return StreamingResponse(_lines(_tabled(request, info, stream)),
+                                     media_type="application/json")
         table = tables.wants_table(request.headers.get("accept", ""))
         include = q.get("includeObject", "Metadata")
 
@@ -137,6 +143,12 @@ async def _list(request: Request, svc: Services, ref: res.Ref, all_namespaces: b
                                   q.get("fieldSelector"), _int(q.get("limit"), "limit"),
                                   q.get("continue"))
     return _json(_present(request, info, out, is_list=True))
+
+
+async def _tabled(request: Request, info: Any, events: AsyncIterator[dict[str, Any]]
+                  ) -> AsyncIterator[dict[str, Any]]:
+    async for event in events:
+        yield {"type": event["type"], "object": _present(request, info, event["object"])}
 
 
 async def _lines(events: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]:

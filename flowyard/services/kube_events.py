@@ -4,6 +4,7 @@ v1 Events and events.k8s.io/v1 Events, with field selectors on involvedObject (w
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 from flowyard.resources import fields
@@ -54,8 +55,41 @@ def list_events(svc: Services, namespace: str | None, field_selector: str | None
         obj = _core(e, uids)
         if match(obj):
             items.append(_events_v1(obj) if group else obj)
+    # Events are numbered by their own sequence: a watch from this version sees later ones.
+    newest = max((int(i["metadata"]["resourceVersion"]) for i in items), default=0)
     return {"apiVersion": "events.k8s.io/v1" if group else "v1", "kind": "EventList",
-            "metadata": {"resourceVersion": str(rs.current_version())}, "items": items}
+            "metadata": {"resourceVersion": str(max(newest, rs.newest_event_id()))},
+            "items": items}
+
+
+async def watch_events(svc: Services, namespace: str | None, field_selector: str | None,
+                       resource_version: str | None, timeout_s: float, group: str = ""
+                       ) -> AsyncIterator[dict[str, Any]]:
+    """Events as a watch: those after `resource_version` (all of them without one), polled
+    from the events table without holding a thread between polls."""
+    import asyncio
+
+    try:
+        since = int(resource_version) if resource_version not in (None, "", "0") else None
+    except ValueError:
+        raise InvalidArgument(f"resourceVersion {resource_version!r}: not a version this "
+                              "server gave out") from None
+
+    async def events() -> AsyncIterator[dict[str, Any]]:
+        nonlocal since
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while loop.time() < deadline:
+            out = await asyncio.to_thread(list_events, svc, namespace, field_selector, None,
+                                          group)
+            for item in out["items"]:
+                rv = int(item["metadata"]["resourceVersion"])
+                if since is None or rv > since:
+                    yield {"type": "ADDED", "object": item}
+            since = int(out["metadata"]["resourceVersion"])
+            await asyncio.sleep(min(1.0, max(deadline - loop.time(), 0)))
+
+    return events()
 
 
 def get_event(svc: Services, namespace: str, name: str, group: str = "") -> dict[str, Any]:

@@ -277,12 +277,13 @@ def _with_managed(info: kinds.KindInfo, before: dict[str, Any] | None, after: di
 
 
 def _schema_of(info: kinds.KindInfo) -> tuple[dict[str, Any], dict[str, Any]]:
-    defs = schemas.builtin_definitions()
     if kinds.is_builtin(info.group):
+        # Loading the definitions imports the kubernetes client's models (about a second,
+        # once per process; `flowyard up` does it in the background at start).
         name = schemas.definition_for(info)
         if name:
-            return {"$ref": f"#/definitions/{name}"}, defs
-    return (info.schema or {}), defs
+            return {"$ref": f"#/definitions/{name}"}, schemas.builtin_definitions()
+    return (info.schema or {}), {}
 
 
 def _expected_rv(body: dict[str, Any]) -> int | None:

@@ -313,6 +313,12 @@ class ResourceStore:
             rows = list(s.scalars(q.order_by(Event.id.desc()).limit(limit)))
         return rows[::-1]
 
+    def newest_event_id(self) -> int:
+        from sqlalchemy import func
+
+        with self.store.session() as s:
+            return s.scalar(select(func.max(Event.id))) or 0
+
     def add_event(self, kind: str, namespace: str, name: str, reason: str, message: str,
                   type: str = "Normal") -> None:
         with self.store.session() as s, s.begin():

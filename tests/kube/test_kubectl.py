@@ -268,3 +268,22 @@ def test_applied_secret_values_stay_out_of_the_object(cluster: Cluster) -> None:
     cluster.kubectl("apply", "-f", "-", stdin=json.dumps(secret))
     shown = cluster.kubectl("get", "secret", "s", "-n", ns, "-o", "json").stdout
     assert "hunter2-value" not in shown and "password" in shown
+
+
+def test_events_watch(cluster: Cluster) -> None:
+    ns = cluster.namespace()
+    proc = subprocess.Popen(["kubectl", "--kubeconfig", str(cluster.kubeconfig), "get",
+                             "events", "-n", ns, "-w", "--request-timeout=6s"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(1.5)
+    api, client = cluster.api()
+    client.CoreV1Api(api).create_namespaced_event(ns, client.CoreV1Event(
+        metadata=client.V1ObjectMeta(name="x.evt"), reason="Pinged", message="hello there",
+        type="Normal", involved_object=client.V1ObjectReference(kind="Pod", name="x",
+                                                                namespace=ns)))
+    try:
+        out, _ = proc.communicate(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, _ = proc.communicate()
+    assert "Pinged" in out and "pod/x" in out, out
