@@ -14,7 +14,7 @@ from flowyard.api.deps import services
 from flowyard.kube import discovery, openapi
 from flowyard.services.context import Services
 from flowyard.services.errors import NotFound
-from flowyard.services.resources import served_kinds
+from flowyard.services.served_kinds import served_kinds
 
 router = APIRouter(tags=["Kubernetes discovery"], include_in_schema=False)
 

@@ -18,10 +18,11 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response, Streami
 
 from flowyard.api.deps import services
 from flowyard.kube import tables
-from flowyard.services import kube_events, watching
+from flowyard.services import kube_events, resource_lists, scale, watching
 from flowyard.services import resources as res
 from flowyard.services.context import Services
 from flowyard.services.errors import InvalidArgument, NotFound
+from flowyard.services.writes import WriteOptions
 
 router = APIRouter(tags=["Resources"])
 _PATCH_BODY = {"requestBody": {"required": True, "content": {
@@ -62,14 +63,14 @@ class UnsupportedMedia(res.Unsupported):
     pass
 
 
-def _opts(request: Request) -> res.WriteOptions:
+def _opts(request: Request) -> WriteOptions:
     q = request.query_params
     agent = request.headers.get("user-agent", "unknown").split("/")[0] or "unknown"
     validation = q.get("fieldValidation", "")
     if validation not in ("", "Strict", "Warn", "Ignore"):
         raise InvalidArgument(f"fieldValidation: Unsupported value: {validation!r}: supported "
                               "values: Ignore, Warn, Strict")
-    return res.WriteOptions(manager=q.get("fieldManager") or agent, validation=validation,
+    return WriteOptions(manager=q.get("fieldManager") or agent, validation=validation,
                             force=q.get("force", "").lower() == "true",
                             dry_run=q.get("dryRun") == "All")
 
@@ -139,7 +140,7 @@ async def _list(request: Request, svc: Services, ref: res.Ref, all_namespaces: b
             q.get("allowWatchBookmarks", "").lower() in ("true", "1"),
             None if initial is None else initial.lower() == "true", render)
         return StreamingResponse(_lines(events), media_type="application/json")
-    out = await asyncio.to_thread(res.list_, svc, ref, q.get("labelSelector"), all_namespaces,
+    out = await asyncio.to_thread(resource_lists.list_, svc, ref, q.get("labelSelector"), all_namespaces,
                                   q.get("fieldSelector"), _int(q.get("limit"), "limit"),
                                   q.get("continue"))
     return _json(_present(request, info, out, is_list=True))
@@ -224,10 +225,10 @@ async def _sub(request: Request, svc: Services, ref: res.Ref, sub: str) -> Any:
                        f"{info.plural}/{sub})")
     if sub == "scale":
         if method == "GET":
-            return _json(await asyncio.to_thread(res.get_scale, svc, ref))
+            return _json(await asyncio.to_thread(scale.get_scale, svc, ref))
         body = await _body(request)
         ct = "" if method == "PUT" else request.headers.get("content-type", "")
-        return _json(await asyncio.to_thread(res.set_scale, svc, ref, body, ct,
+        return _json(await asyncio.to_thread(scale.set_scale, svc, ref, body, ct,
                                              _opts(request)))
     if method == "GET":
         return _json(await asyncio.to_thread(res.get, svc, ref))

@@ -1,36 +1,40 @@
-"""Kubernetes-shaped resources: create, get, list (label and field selectors, paging), replace,
-patch (JSON, merge, strategic merge, server-side apply), delete (finalizers, propagation),
-status and scale, events and apply. Kinds with a controller are reconciled by the controller
-manager; others are stored, with an event saying nothing acts on them yet. Watches are in
-services/watching.py; namespaces and garbage collection in kube/gc.py."""
+"""Kubernetes-shaped resources: create, get, replace, patch (JSON, merge, strategic merge,
+server-side apply), delete (finalizers, propagation), status, events and apply. Kinds with a
+controller are reconciled by the controller manager; others are stored, with an event saying
+nothing acts on them yet. Beside it: resource_lists.py (lists, selectors, paging),
+watching.py, scale.py, namespaces.py, served_kinds.py, writes.py; kube/gc.py collects."""
 
 from __future__ import annotations
 
-import base64
-import contextlib
 import copy
-import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from flowyard.config import settings
 from flowyard.controllers.registry import has_controller
-from flowyard.kube import crds, defaults, schemas, ssa, strategic
+from flowyard.kube import crds, defaults, ssa, strategic
 from flowyard.kube import status as kstatus
-from flowyard.resources import fields, kinds, patch, selectors
+from flowyard.resources import kinds, patch
 from flowyard.resources.meta import check_name
 from flowyard.resources.objects import ObjectError, validate
 from flowyard.services import secret_objects
 from flowyard.services.context import Services
 from flowyard.services.errors import Aborted, AlreadyExists, ApiError, InvalidArgument, NotFound
 from flowyard.services.kfp_json import ts
+from flowyard.services.namespaces import BUILTIN_NAMESPACES, ensure_namespaces, namespace_exists
+from flowyard.services.served_kinds import crd_kinds
+from flowyard.services.writes import (
+    WriteOptions,
+    schema_of,
+    scrub_last_applied,
+    strict_unknown,
+    with_managed,
+)
 from flowyard.store import errors as store_errors
 from flowyard.store.resources import Key, ResourceStore, now_ts
 from flowyard.store.resources import to_object as render
-
-BUILTIN_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
 
 class Invalid(InvalidArgument):
@@ -65,41 +69,6 @@ class Ref:
         return Key(self.group, self.plural, self.namespace, name or self.name)
 
 
-@dataclass(frozen=True)
-class WriteOptions:
-    """The query parameters of a write: fieldManager, fieldValidation, force, dryRun."""
-
-    manager: str = ""
-    validation: str = ""
-    force: bool = False
-    dry_run: bool = False
-    extra: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
-
-
-_crd_cache: dict[int, tuple[int, list[kinds.KindInfo]]] = {}
-
-
-def crd_kinds(svc: Services) -> list[kinds.KindInfo]:
-    """The kinds users registered with CustomResourceDefinitions (re-read when one changes)."""
-    rs = ResourceStore(svc.store)
-    stamp = rs.kind_version(crds.GROUP, crds.PLURAL)
-    cached = _crd_cache.get(id(svc.store))
-    if cached is not None and cached[0] == stamp:
-        return cached[1]
-    found: list[kinds.KindInfo] = []
-    for row in rs.list(crds.GROUP, crds.PLURAL):
-        found.extend(crds.kinds_of(render(row)))
-    _crd_cache[id(svc.store)] = (stamp, found)
-    return found
-
-
-def served_kinds(svc: Services) -> list[kinds.KindInfo]:
-    builtin = {(k.group, k.version, k.plural) for k in kinds.KINDS}
-    return [*kinds.KINDS, *(k for k in crd_kinds(svc)
-                            if (k.group, k.version, k.plural) not in builtin)]
-
-
-
 _GROUP = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$")
 _WORD = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
@@ -130,44 +99,6 @@ def info_for(ref: Ref, kind: str | None = None, svc: Services | None = None
     if known is not None:
         return known
     return kinds.KindInfo(ref.group, ref.version, kind or ref.plural, ref.plural)
-
-
-def _strict_unknown(info: kinds.KindInfo, body: dict[str, Any], opts: WriteOptions) -> None:
-    """fieldValidation=Strict (what kubectl sends): an unknown field of a Kubernetes kind is
-    an error naming it, as the API server's strict decoding reports it."""
-    if opts.validation != "Strict" or not kinds.is_builtin(info.group):
-        return
-    name = schemas.definition_for(info)
-    if name is None:
-        return
-    ref = {"$ref": f"#/definitions/{name}"}
-    unknown = sorted(_unknown_fields(body, ref, ""))
-    if unknown:
-        raise InvalidArgument("strict decoding error: " + ", ".join(
-            f'unknown field "{f}"' for f in unknown),
-            [{"field": f, "message": "field not declared in schema",
-              "reason": "FieldValueInvalid"} for f in unknown])
-
-
-def _unknown_fields(value: Any, schema: dict[str, Any], path: str) -> list[str]:
-    schema = schemas.resolve(schema)
-    out: list[str] = []
-    if isinstance(value, dict) and schema.get("properties") is not None:
-        props = schema["properties"]
-        for key, item in value.items():
-            child = f"{path}.{key}" if path else key
-            if key in props:
-                out.extend(_unknown_fields(item, props[key], child))
-            elif not (path == "" and key in ("apiVersion", "kind")) and not key.startswith(
-                    "$"):
-                out.append(child)
-    elif isinstance(value, dict) and isinstance(schema.get("additionalProperties"), dict):
-        for key, item in value.items():
-            out.extend(_unknown_fields(item, schema["additionalProperties"], f"{path}.{key}"))
-    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
-        for i, item in enumerate(value):
-            out.extend(_unknown_fields(item, schema["items"], f"{path}[{i}]"))
-    return out
 
 
 def _checked(ref: Ref, body: Any, svc: Services | None = None,
@@ -206,44 +137,8 @@ def _checked(ref: Ref, body: Any, svc: Services | None = None,
             crds.check(body)
     except ObjectError as exc:
         raise Invalid(body["kind"], str(name), exc, info.group) from None
-    _strict_unknown(info, body, opts or WriteOptions())
+    strict_unknown(info, body, opts or WriteOptions())
     return info, body
-
-
-def _namespace_exists(svc: Services, info: kinds.KindInfo, namespace: str) -> None:
-    """Creating in a namespace that does not exist is NotFound, as in Kubernetes; one that is
-    being deleted takes nothing new."""
-    if not info.namespaced or not namespace:
-        return
-    try:
-        row = ResourceStore(svc.store).get(Key("", "namespaces", "", namespace))
-    except store_errors.NotFound:
-        if namespace in BUILTIN_NAMESPACES:
-            ensure_namespaces(svc)
-            return
-        raise NotFound(f'namespaces "{namespace}" not found') from None
-    if (row.body.get("metadata") or {}).get("deletionTimestamp"):
-        raise Forbidden(f'{info.kind} "{(info.plural)}" is forbidden: unable to create new '
-                        f"content in namespace {namespace} because it is being terminated")
-
-
-class Forbidden(ApiError):
-    status, code = 403, 7
-
-
-def ensure_namespaces(svc: Services) -> None:
-    """default, kube-system, kube-public and kube-node-lease exist, as in every cluster."""
-    rs = ResourceStore(svc.store)
-    for name in BUILTIN_NAMESPACES:
-        try:
-            rs.get(Key("", "namespaces", "", name))
-        except store_errors.NotFound:
-            with contextlib.suppress(store_errors.Conflict):  # another process made it
-                rs.create(Key("", "namespaces", "", name), version="v1", kind="Namespace",
-                          labels={"kubernetes.io/metadata.name": name},
-                          body={"metadata": {"name": name},
-                                "spec": {"finalizers": ["kubernetes"]}},
-                          status={"phase": "Active"})
 
 
 def _spec_side(body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -256,34 +151,6 @@ def _spec_side(body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
                 "selfLink", "deletionTimestamp", "deletionGracePeriodSeconds"):
         meta.pop(key, None)
     return body, labels
-
-
-def _manager(opts: WriteOptions, default: str = "unknown") -> str:
-    return opts.manager or default
-
-
-def _with_managed(info: kinds.KindInfo, before: dict[str, Any] | None, after: dict[str, Any],
-                  opts: WriteOptions) -> dict[str, Any]:
-    """`after` with metadata.managedFields recording this (non-apply) write's manager."""
-    if opts.extra.get("keep_managed"):
-        return after
-    schema, defs = _schema_of(info)
-    entries = ssa.record_update(before, after, _manager(opts), schema, defs, now_ts(),
-                                info.api_version)
-    out = copy.deepcopy(after)
-    if entries:
-        out.setdefault("metadata", {})["managedFields"] = entries
-    return out
-
-
-def _schema_of(info: kinds.KindInfo) -> tuple[dict[str, Any], dict[str, Any]]:
-    if kinds.is_builtin(info.group):
-        # Loading the definitions imports the kubernetes client's models (about a second,
-        # once per process; `flowyard up` does it in the background at start).
-        name = schemas.definition_for(info)
-        if name:
-            return {"$ref": f"#/definitions/{name}"}, schemas.builtin_definitions()
-    return (info.schema or {}), {}
 
 
 def _expected_rv(body: dict[str, Any]) -> int | None:
@@ -314,30 +181,7 @@ def _secret_values(info: kinds.KindInfo, body: dict[str, Any]) -> tuple[
         out, values = secret_objects.take_values(body)
     except ObjectError as exc:
         raise Invalid(info.kind, str(body["metadata"].get("name", "")), exc) from None
-    return _scrub_last_applied(out), values
-
-
-LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
-
-
-def _scrub_last_applied(secret: dict[str, Any]) -> dict[str, Any]:
-    """kubectl apply copies the whole manifest, values included, into an annotation; keep
-    the key names there and drop the values, which belong only to the secret store."""
-    annotations = (secret.get("metadata") or {}).get("annotations") or {}
-    raw = annotations.get(LAST_APPLIED)
-    if not raw:
-        return secret
-    try:
-        applied = json.loads(raw)
-    except ValueError:
-        applied = {}
-    if isinstance(applied, dict):
-        for field in ("data", "stringData"):
-            if isinstance(applied.get(field), dict):
-                applied[field] = {k: "" for k in applied[field]}
-    secret = copy.deepcopy(secret)
-    secret["metadata"]["annotations"][LAST_APPLIED] = json.dumps(applied, sort_keys=True)
-    return secret
+    return scrub_last_applied(out), values
 
 
 def create(svc: Services, ref: Ref, body: Any, opts: WriteOptions | None = None
@@ -351,8 +195,8 @@ def create(svc: Services, ref: Ref, body: Any, opts: WriteOptions | None = None
         body["metadata"]["name"] = (str(body["metadata"]["generateName"])
                                     + _secrets.token_hex(3)[:5])
     info, body = _checked(ref, body, svc, opts)
-    _namespace_exists(svc, info, ref.namespace)
-    body = _with_managed(info, None, body, opts)
+    namespace_exists(svc, info, ref.namespace)
+    body = with_managed(info, None, body, opts)
     body, values = _secret_values(info, body)
     name = body["metadata"]["name"]
     spec_side, labels = _spec_side(body)
@@ -387,59 +231,6 @@ def get(svc: Services, ref: Ref) -> dict[str, Any]:
         raise _not_found(ref) from None
 
 
-def matcher(svc: Services, ref: Ref, label_selector: str | None, field_selector: str | None):  # type: ignore[no-untyped-def]
-    """One predicate over rendered objects for both selectors (a bad one is a 400)."""
-    info = info_for(ref, svc=svc)
-    try:
-        by_labels = selectors.parse(label_selector)
-        by_fields = fields.parse(field_selector, info.kind)
-    except ValueError as exc:
-        raise InvalidArgument(str(exc)) from None
-
-    def match(obj: dict[str, Any]) -> bool:
-        return by_labels((obj.get("metadata") or {}).get("labels") or {}) and by_fields(obj)
-    return match
-
-
-def _token(rv: int, last: tuple[str, str]) -> str:
-    raw = json.dumps({"rv": rv, "after": list(last)}).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _untoken(token: str) -> tuple[int, tuple[str, str]]:
-    try:
-        data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-        return int(data["rv"]), (str(data["after"][0]), str(data["after"][1]))
-    except (ValueError, KeyError, IndexError, TypeError):
-        raise InvalidArgument("continue: not a token this server gave out") from None
-
-
-def list_(svc: Services, ref: Ref, label_selector: str | None = None,
-          all_namespaces: bool = False, field_selector: str | None = None,
-          limit: int | None = None, continue_: str | None = None) -> dict[str, Any]:
-    match = matcher(svc, ref, label_selector, field_selector)
-    if limit is not None and limit < 0:
-        raise InvalidArgument("limit: must not be negative")
-    rs = ResourceStore(svc.store)
-    version = rs.current_version()
-    if ref.plural == "namespaces" and not ref.group:
-        ensure_namespaces(svc)
-    rows = rs.list(ref.group, ref.plural, None if all_namespaces else ref.namespace)
-    info = info_for(ref, svc=svc)
-    items = [o for o in (render(r) for r in rows) if match(o)]
-    meta: dict[str, Any] = {"resourceVersion": str(version)}
-    if continue_:
-        _, after = _untoken(continue_)
-        items = [o for o in items if (o["metadata"].get("namespace", ""),
-                                      o["metadata"]["name"]) > after]
-    if limit and len(items) > limit:
-        items = items[:limit]
-        last = items[-1]["metadata"]
-        meta["continue"] = _token(version, (last.get("namespace", ""), last["name"]))
-    return {"apiVersion": info.api_version, "kind": f"{info.kind}List", "metadata": meta,
-            "items": items}
-
-
 def _write(svc: Services, ref: Ref, expected: int | None, **kw: Any) -> dict[str, Any]:
     try:
         return render(ResourceStore(svc.store).write(ref.key(), expected, **kw))
@@ -455,7 +246,7 @@ def replace(svc: Services, ref: Ref, body: Any, opts: WriteOptions | None = None
     opts = opts or WriteOptions()
     info, body = _checked(ref, body, svc, opts)
     current = get(svc, ref)
-    body = _with_managed(info, current, body, opts)
+    body = with_managed(info, current, body, opts)
     body, values = _secret_values(info, body)
     spec_side, labels = _spec_side(body)
     # A kind without a status subresource takes its status with the object.
@@ -491,7 +282,7 @@ def _patched(info: kinds.KindInfo, current: dict[str, Any], body: Any, content_t
                                   f" application/merge-patch+json, application/apply-patch+yaml"
                                   f" (strategic merge patch is not supported for {info.kind}, "
                                   "a custom resource)")
-            schema, defs = _schema_of(info)
+            schema, defs = schema_of(info)
             return strategic.apply(current, body, schema, defs)
         return patch.merge_patch(current, body)
     except (ValueError, TypeError, KeyError, IndexError, RecursionError) as exc:
@@ -526,7 +317,7 @@ def server_side_apply(svc: Services, ref: Ref, info: kinds.KindInfo, body: Any,
         raise InvalidArgument("an apply patch must be a YAML or JSON object")
     if not opts.manager:
         raise InvalidArgument("fieldManager: Required value: is required for apply patch")
-    schema, defs = _schema_of(info)
+    schema, defs = schema_of(info)
     try:
         live: dict[str, Any] | None = get(svc, ref)
     except NotFound:
@@ -668,34 +459,3 @@ def error_status(exc: ApiError) -> dict[str, Any]:
     if causes:
         details["causes"] = causes
     return kstatus.status(exc.status, exc.message, reason, details or None)
-
-
-def get_scale(svc: Services, ref: Ref) -> dict[str, Any]:
-    """The autoscaling/v1 Scale of a Deployment, ReplicaSet, StatefulSet (what `kubectl
-    scale` reads and writes)."""
-    obj = get(svc, ref)
-    spec, status = obj.get("spec") or {}, obj.get("status") or {}
-    sel = (spec.get("selector") or {}).get("matchLabels") or {}
-    return {"kind": "Scale", "apiVersion": "autoscaling/v1", "metadata": {
-        k: obj["metadata"][k] for k in ("name", "namespace", "uid", "resourceVersion",
-                                        "creationTimestamp") if k in obj["metadata"]},
-        "spec": {"replicas": int(spec.get("replicas", 1))},
-        "status": {"replicas": int(status.get("replicas") or 0),
-                   "selector": ",".join(f"{k}={v}" for k, v in sorted(sel.items()))}}
-
-
-def set_scale(svc: Services, ref: Ref, body: Any, content_type: str = "",
-              opts: WriteOptions | None = None) -> dict[str, Any]:
-    current = get_scale(svc, ref)
-    new = body if not content_type or (content_type.startswith("application/json") and (
-        "patch" not in content_type)) else _patched(
-        kinds.KindInfo("autoscaling", "v1", "Scale", "scale"), current, body,
-        content_type.replace("strategic-merge-patch", "merge-patch"))
-    replicas = ((new or {}).get("spec") or {}).get("replicas") if isinstance(new, dict) else None
-    if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
-        raise Invalid("Scale", ref.name, ObjectError([("spec.replicas", "Invalid value: must "
-                                                        "be a non-negative integer")]))
-    obj = get(svc, ref)
-    obj.setdefault("spec", {})["replicas"] = replicas
-    replace(svc, ref, obj, opts)
-    return get_scale(svc, ref)

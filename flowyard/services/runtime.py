@@ -12,8 +12,8 @@ from flowyard.kube import gc
 from flowyard.kube.schemas import builtin_definitions
 from flowyard.services.context import Services
 from flowyard.services.launcher import Launcher
+from flowyard.services.namespaces import ensure_namespaces
 from flowyard.services.recovery import resume_orphans
-from flowyard.services.resources import ensure_namespaces
 from flowyard.services.scheduler import run_scheduler
 from flowyard.store import Store, open_store
 

@@ -13,7 +13,8 @@ from typing import Any
 from flowyard.kube import watch as hubs
 from flowyard.services.context import Services
 from flowyard.services.errors import ApiError, InvalidArgument
-from flowyard.services.resources import Gone, Ref, info_for, matcher
+from flowyard.services.resource_lists import matcher
+from flowyard.services.resources import Gone, Ref, info_for
 from flowyard.store.resources import ResourceStore
 from flowyard.store.resources import to_object as render
 from flowyard.store.schema import ResourceChange
