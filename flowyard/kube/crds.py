@@ -71,28 +71,42 @@ def _preserves(schema: dict[str, Any]) -> bool:
     return bool(schema.get("x-kubernetes-preserve-unknown-fields"))
 
 
-def prune(value: Any, schema: dict[str, Any], top: bool = False) -> Any:
+def prune(value: Any, schema: dict[str, Any], top: bool = False, path: str = "",
+          dropped: list[str] | None = None) -> Any:
     """Drop fields the schema does not declare (structural pruning), keeping what
-    x-kubernetes-preserve-unknown-fields or additionalProperties allow."""
+    x-kubernetes-preserve-unknown-fields or additionalProperties allow; `dropped` collects
+    the paths of what went."""
     if isinstance(value, dict):
         props = schema.get("properties") or {}
         extra = schema.get("additionalProperties")
         out = {}
         for key, item in value.items():
+            child = f"{path}.{key}" if path else key
             if top and key in ("apiVersion", "kind", "metadata"):
                 out[key] = item
             elif key in props:
-                out[key] = prune(item, props[key])
+                out[key] = prune(item, props[key], path=child, dropped=dropped)
             elif isinstance(extra, dict):
-                out[key] = prune(item, extra)
+                out[key] = prune(item, extra, path=child, dropped=dropped)
             elif _preserves(schema) or extra is True or schema.get(
                     "x-kubernetes-embedded-resource"):
                 out[key] = item
+            elif dropped is not None:
+                dropped.append(child)
         return out
     if isinstance(value, list):
         items = schema.get("items")
-        return [prune(v, items) for v in value] if isinstance(items, dict) else value
+        if isinstance(items, dict):
+            return [prune(v, items, path=f"{path}[{i}]", dropped=dropped)
+                    for i, v in enumerate(value)]
     return value
+
+
+class UnknownFields(ValueError):
+    def __init__(self, fields: list[str]) -> None:
+        self.fields = fields
+        super().__init__("strict decoding error: " + ", ".join(
+            f'unknown field "{f}"' for f in fields))
 
 
 def _nullable(schema: Any) -> Any:
@@ -117,11 +131,16 @@ def _path(error: Any) -> str:
     return out
 
 
-def validate(obj: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
-    """The object pruned, or ObjectError naming every field that breaks the schema."""
+def validate(obj: dict[str, Any], schema: dict[str, Any], strict: bool = False
+             ) -> dict[str, Any]:
+    """The object pruned, or ObjectError naming every field that breaks the schema;
+    `strict` (fieldValidation=Strict): an unknown field is an error (UnknownFields)."""
     import jsonschema
 
-    pruned = prune(obj, schema, top=True)
+    dropped: list[str] = []
+    pruned = prune(obj, schema, top=True, dropped=dropped)
+    if strict and dropped:
+        raise UnknownFields(dropped)
     check_schema = _nullable({**schema, "properties": {
         k: v for k, v in (schema.get("properties") or {}).items() if k != "metadata"}})
     validator = jsonschema.Draft7Validator(check_schema)

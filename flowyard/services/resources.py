@@ -132,11 +132,16 @@ def _checked(ref: Ref, body: Any, svc: Services | None = None,
     try:
         validate(body, info)
         if info.schema is not None:
-            body = crds.validate(body, info.schema)
+            strict = (opts or WriteOptions()).validation == "Strict"
+            body = crds.validate(body, info.schema, strict)
         if (info.group, info.kind) == (crds.GROUP, "CustomResourceDefinition"):
             crds.check(body)
     except ObjectError as exc:
         raise Invalid(body["kind"], str(name), exc, info.group) from None
+    except crds.UnknownFields as exc:
+        raise InvalidArgument(str(exc), [{"field": f, "message": "field not declared in schema",
+                                          "reason": "FieldValueInvalid"} for f in exc.fields]
+                              ) from None
     strict_unknown(info, body, opts or WriteOptions())
     return info, body
 

@@ -160,14 +160,19 @@ def test_custom_resource_definition_registers_a_kind(cluster: Cluster) -> None:
     widget = {"apiVersion": "example.com/v1", "kind": "Widget",
               "metadata": {"name": "w1", "namespace": ns},
               "spec": {"size": 3, "color": "red", "unknown": "pruned"}}
-    cluster.kubectl("apply", "-f", "-", stdin=json.dumps(widget))
+    # kubectl asks for strict field validation: an undeclared field is an error ...
+    strict = cluster.kubectl("apply", "-f", "-", stdin=json.dumps(widget), check=False)
+    assert strict.returncode != 0 and 'unknown field "spec.unknown"' in strict.stderr
+    # ... while a client that does not ask gets the field pruned, as Kubernetes prunes it
+    api, client = cluster.api()
+    client.CustomObjectsApi(api).create_namespaced_custom_object(
+        "example.com", "v1", ns, "widgets", widget)
     assert cluster.json("get", "wd", "w1", "-n", ns)["spec"] == {"size": 3, "color": "red"}
     lines = cluster.kubectl("get", "widgets", "-n", ns).stdout.splitlines()
     assert lines[0].split() == ["NAME", "SIZE", "AGE"] and lines[1].split()[:2] == ["w1", "3"]
     bad = {**widget, "metadata": {"name": "w2", "namespace": ns}, "spec": {"size": "big"}}
     out = cluster.kubectl("apply", "-f", "-", stdin=json.dumps(bad), check=False)
     assert out.returncode != 0 and "spec.size" in out.stderr, out.stderr
-    api, client = cluster.api()
     with pytest.raises(client.ApiException) as exc:
         client.CustomObjectsApi(api).create_namespaced_custom_object(
             "example.com", "v1", ns, "widgets", {**bad, "spec": {"size": 0, "color": "green"}})
