@@ -49,6 +49,16 @@ def test_discovery_lists_every_kind_with_short_names(cluster: Cluster) -> None:
     row = next(r for r in out.splitlines() if r.startswith("inferenceservices"))
     assert "isvc" in row and "serving.kserve.io/v1beta1" in row and "true" in row
     assert "v1.32" in cluster.kubectl("version").stdout
+    import httpx
+
+    accept = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json"
+    agg = httpx.get(f"{cluster.url}/apis", headers={"Accept": accept})
+    assert "as=APIGroupDiscoveryList" in agg.headers["content-type"]
+    groups = {g["metadata"]["name"]: g for g in agg.json()["items"]}
+    assert [v["version"] for v in groups["kubeflow.org"]["versions"]] == [
+        "v1", "v1beta1", "v1alpha1"]
+    plain = httpx.get(f"{cluster.url}/apis").json()
+    assert plain["kind"] == "APIGroupList"
 
 
 def test_apply_get_and_apply_again(cluster: Cluster) -> None:
