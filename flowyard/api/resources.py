@@ -214,6 +214,23 @@ async def _delete(request: Request, svc: Services, ref: res.Ref) -> Any:
     return _json(out, 200 if out.get("kind") == "Status" else 202)
 
 
+async def _delete_collection(request: Request, svc: Services, ref: res.Ref,
+                             all_namespaces: bool = False) -> Any:
+    """DELETE on a collection (deletecollection): every object the selectors match."""
+    q = request.query_params
+    listed = await asyncio.to_thread(resource_lists.list_, svc, ref, q.get("labelSelector"),
+                                     all_namespaces, q.get("fieldSelector"))
+    for obj in listed["items"]:
+        meta = obj["metadata"]
+        one = res.Ref(ref.group, ref.version, ref.plural, meta.get("namespace", ""),
+                      meta["name"])
+        try:
+            await asyncio.to_thread(res.delete, svc, one, q.get("propagationPolicy"))
+        except NotFound:
+            continue  # gone meanwhile
+    return _json(listed)
+
+
 async def _sub(request: Request, svc: Services, ref: res.Ref, sub: str) -> Any:
     info = await asyncio.to_thread(res.info_for, ref, None, svc)
     method = request.method
@@ -266,6 +283,12 @@ def _routes(prefix: str) -> None:
     async def create_namespaced(request: Request, svc: Services = Depends(services)) -> Any:
         return await _create(request, svc, ref(request.path_params))
 
+    @router.delete(ns_path, operation_id=f"delete_collection_namespaced{tag}",
+                   openapi_extra=_doc(ns_path))
+    async def delete_collection_namespaced(request: Request, svc: Services = Depends(services)
+                                           ) -> Any:
+        return await _delete_collection(request, svc, ref(request.path_params))
+
     @router.get(ns_path + "/{name}", operation_id=f"get_namespaced{tag}",
                 openapi_extra=_doc(ns_path + "/{name}"))
     async def get_namespaced(request: Request, svc: Services = Depends(services)) -> Any:
@@ -302,6 +325,14 @@ def _routes(prefix: str) -> None:
                  openapi_extra=_doc(cl_path, _BODY))
     async def create_cluster(request: Request, svc: Services = Depends(services)) -> Any:
         return await _create(request, svc, ref(request.path_params))
+
+    @router.delete(cl_path, operation_id=f"delete_collection_cluster{tag}",
+                   openapi_extra=_doc(cl_path))
+    async def delete_collection_cluster(request: Request, svc: Services = Depends(services)
+                                        ) -> Any:
+        r = ref(request.path_params)
+        info = await asyncio.to_thread(res.info_for, r, None, svc)
+        return await _delete_collection(request, svc, r, info.namespaced)
 
     @router.get(cl_path + "/{name}", operation_id=f"get_cluster{tag}",
                 openapi_extra=_doc(cl_path + "/{name}"))

@@ -228,6 +228,10 @@ def test_describe_pod_shows_its_events(cluster: Cluster) -> None:
         involved_object=client.V1ObjectReference(kind="Pod", name="p1", namespace=ns)))
     out = cluster.kubectl("describe", "pod", "p1", "-n", ns).stdout
     assert "Scheduled" in out and "assigned to this machine" in out, out
+    wide = cluster.kubectl("get", "pods", "-n", ns, "-o", "wide").stdout.splitlines()
+    assert wide[0].split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP", "NODE",
+                               "NOMINATED", "NODE", "READINESS", "GATES"]
+    assert wide[1].split()[:4] == ["p1", "0/1", "Pending", "0"]
     events = cluster.kubectl("get", "events", "-n", ns).stdout
     assert "pod/p1" in events and "Scheduled" in events
 
