@@ -169,7 +169,16 @@ def _expected_rv(body: dict[str, Any]) -> int | None:
                               "gave out") from None
 
 
+# Kinds the API server itself looks after (kube/gc.py, kube/crds.py) or that only hold data.
+_NEEDS_NO_CONTROLLER = {("", "Namespace"), ("", "ServiceAccount"), ("", "Endpoints"),
+                        ("", "Event"), ("events.k8s.io", "Event"),
+                        ("discovery.k8s.io", "EndpointSlice"),
+                        ("apiextensions.k8s.io", "CustomResourceDefinition")}
+
+
 def _no_controller_event(svc: Services, info: kinds.KindInfo, ref: Ref, name: str) -> None:
+    if (info.group, info.kind) in _NEEDS_NO_CONTROLLER:
+        return
     if not has_controller(info.group, info.kind):
         ResourceStore(svc.store).add_event(
             info.kind, ref.namespace, name, "NoController",
