@@ -28,6 +28,7 @@ class Cluster:
     url: str
     home: Path
     kubeconfig: Path
+    pid: int = 0
 
     def kubectl(self, *args: str, check: bool = True, stdin: str | None = None,
                 timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -84,7 +85,8 @@ def pg_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         admin.dispose()
 
 
-def _serve(tmp_path_factory: pytest.TempPathFactory, database: str | None) -> Iterator[Cluster]:
+def _serve(tmp_path_factory: pytest.TempPathFactory, database: str | None,
+           **extra_env: str) -> Iterator[Cluster]:
     if shutil.which("kubectl") is None:
         pytest.skip("kubectl is not installed")
     home = tmp_path_factory.mktemp("kubehome")
@@ -92,6 +94,7 @@ def _serve(tmp_path_factory: pytest.TempPathFactory, database: str | None) -> It
     env = {**os.environ, "FLOWYARD_HOME": str(home), "PYTHONPATH": str(ROOT),
            "FLOWYARD_MAX_WATCHES_PER_CLIENT": "20", "FLOWYARD_WATCH_BOOKMARK_SECONDS": "1"}
     env.pop("FLOWYARD_DATABASE_URL", None)
+    env.update(extra_env)
     if database:
         env["FLOWYARD_DATABASE_URL"] = database
     proc = subprocess.Popen([sys.executable, "-m", "flowyard.cli.main", "up", "--port",
@@ -114,7 +117,7 @@ def _serve(tmp_path_factory: pytest.TempPathFactory, database: str | None) -> It
                           env=env, capture_output=True, text=True, check=True).stdout.strip()
     assert Path(path) == kubeconfig
     try:
-        yield Cluster(url, home, kubeconfig)
+        yield Cluster(url, home, kubeconfig, proc.pid)
     finally:
         proc.terminate()
         try:
