@@ -184,19 +184,13 @@ async def _replace(request: Request, svc: Services, ref: res.Ref) -> Any:
 async def _patch(request: Request, svc: Services, ref: res.Ref) -> Any:
     body = await _body(request)
     content_type = request.headers.get("content-type", "")
-    try:
-        out = await asyncio.to_thread(res.patch_, svc, ref, body, content_type, _opts(request))
-    except NotFound:
-        raise
-    status = 201 if "apply-patch" in content_type and out.get("metadata", {}).get(
-        "generation") == 1 and _fresh(out) else 200
-    return _json(out, status)
-
-
-def _fresh(obj: dict[str, Any]) -> bool:
-    entries = (obj.get("metadata") or {}).get("managedFields") or []
-    return len(entries) == 1 and entries[0].get("operation") == "Apply" and entries[0].get(
-        "time") == (obj.get("metadata") or {}).get("creationTimestamp")
+    if "apply-patch" in content_type:
+        info = await asyncio.to_thread(res.info_for, ref, None, svc)
+        out, created = await asyncio.to_thread(res.server_side_apply, svc, ref, info, body,
+                                               _opts(request))
+        return _json(out, 201 if created else 200)  # as the API server answers
+    out = await asyncio.to_thread(res.patch_, svc, ref, body, content_type, _opts(request))
+    return _json(out)
 
 
 async def _delete(request: Request, svc: Services, ref: res.Ref) -> Any:

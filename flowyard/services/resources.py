@@ -308,7 +308,7 @@ def patch_(svc: Services, ref: Ref, body: Any, content_type: str = "",
     opts = opts or WriteOptions()
     info = info_for(ref, svc=svc)
     if "apply-patch" in content_type:
-        return server_side_apply(svc, ref, info, body, opts)
+        return server_side_apply(svc, ref, info, body, opts)[0]
     current = get(svc, ref)
     if secret_objects.is_secret(info):
         # Patch what the object holds, values included, so keys not patched are kept.
@@ -326,7 +326,8 @@ def patch_(svc: Services, ref: Ref, body: Any, content_type: str = "",
 
 
 def server_side_apply(svc: Services, ref: Ref, info: kinds.KindInfo, body: Any,
-                      opts: WriteOptions) -> dict[str, Any]:
+                      opts: WriteOptions) -> tuple[dict[str, Any], bool]:
+    """The object after `opts.manager` applied `body`, and whether it was created."""
     if not isinstance(body, dict):
         raise InvalidArgument("an apply patch must be a YAML or JSON object")
     if not opts.manager:
@@ -348,12 +349,9 @@ def server_side_apply(svc: Services, ref: Ref, info: kinds.KindInfo, body: Any,
     keep = WriteOptions(opts.manager, opts.validation, opts.force, opts.dry_run,
                         {"keep_managed": True})
     if live is None:
-        return create(svc, ref, result, keep)
+        return create(svc, ref, result, keep), True
     result["metadata"]["resourceVersion"] = live["metadata"]["resourceVersion"]
-    out = replace(svc, ref, result, keep)
-    if "status" in (body or {}) and "status" not in info.subresources:
-        return out
-    return out
+    return replace(svc, ref, result, keep), False
 
 
 class ApplyConflicted(Aborted):

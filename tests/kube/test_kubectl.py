@@ -157,6 +157,14 @@ def test_patches_label_annotate_scale(cluster: Cluster) -> None:
     # a label changes metadata only: generation counts spec changes
     cluster.kubectl("label", "deploy", "web", "-n", ns, "more=yes")
     assert cluster.json("get", "deploy", "web", "-n", ns)["metadata"]["generation"] == 5
+    cm = cluster.json("get", "cm", "cfg", "-n", ns)
+    cm["data"] = {"greeting": "replaced"}
+    cluster.kubectl("replace", "-f", "-", stdin=json.dumps(cm))
+    dry = dict(cm, data={"greeting": "dry"})
+    dry["metadata"] = {"name": "cfg", "namespace": ns}
+    assert "(server dry run)" in cluster.kubectl("apply", "--dry-run=server", "-f", "-",
+                                                 stdin=json.dumps(dry)).stdout
+    assert cluster.json("get", "cm", "cfg", "-n", ns)["data"] == {"greeting": "replaced"}
     chunked = cluster.kubectl("get", "cm,deploy", "-n", ns, "--chunk-size=1", "-o", "name")
     assert chunked.stdout.split() == ["configmap/cfg", "deployment.apps/web"]
 
