@@ -1,5 +1,6 @@
-"""A real `flowyard up` with its default limits (the Kubernetes API tests' fixture, unbounded
-by their smaller test settings)."""
+"""The in-process control plane a test starts stops with the test; `server` is a real
+`flowyard up` with its default limits (the Kubernetes API tests' fixture, without their
+smaller test settings)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,14 @@ from collections.abc import Iterator
 import pytest
 
 from tests.kube.conftest import Cluster, _serve
+
+
+@pytest.fixture(autouse=True)
+def _close_in_process_planes() -> Iterator[None]:
+    yield
+    from flowyard.client import close_local
+
+    close_local()
 
 
 @pytest.fixture(scope="module")
