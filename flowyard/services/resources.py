@@ -210,8 +210,8 @@ def create(svc: Services, ref: Ref, body: Any, opts: WriteOptions | None = None
                                     + _secrets.token_hex(3)[:5])
     info, body = _checked(ref, body, svc, opts)
     namespace_exists(svc, info, ref.namespace)
-    body = with_managed(info, None, body, opts)
     body, values = _secret_values(info, body)
+    body = with_managed(info, None, body, opts)
     name = body["metadata"]["name"]
     spec_side, labels = _spec_side(body)
     if opts.dry_run:
@@ -260,11 +260,12 @@ def replace(svc: Services, ref: Ref, body: Any, opts: WriteOptions | None = None
     opts = opts or WriteOptions()
     info, body = _checked(ref, body, svc, opts)
     current = get(svc, ref)
-    body = with_managed(info, current, body, opts)
     body, values = _secret_values(info, body)
     if values is None and secret_objects.is_secret(info):
         # No data given: the values stay, and so do the annotations that describe them.
         body = secret_objects.keep_annotations(body, get(svc, ref))
+    # After the values are taken out: a Secret's managed fields never change by its values.
+    body = with_managed(info, current, body, opts)
     spec_side, labels = _spec_side(body)
     # A kind without a status subresource takes its status with the object.
     status = None if "status" in info.subresources else body.get("status")
