@@ -60,6 +60,8 @@ LIST_MAP: dict[tuple[str, str], list[str]] = {
     ("Container", "ports"): ["containerPort", "protocol"],
     ("ServiceSpec", "ports"): ["port", "protocol"],
 }
+# The fields the client types as `object` that are IntOrString in the Go types.
+_INT_OR_STRING = {"port", "targetPort", "maxSurge", "maxUnavailable", "minAvailable"}
 _QUANTITY_MAPS = {"limits", "requests", "capacity", "allocatable", "hard", "used",
                   "allocatedResources"}
 
@@ -130,8 +132,9 @@ class _Builder:
                   "date": {"type": "string", "format": "date"},
                   "object": {"x-kubernetes-int-or-string": True}}
         if t in simple:
-            if t == "object" and field in ("raw", "value", "x-kubernetes-embedded-resource"):
-                return {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+            if t == "object" and field not in _INT_OR_STRING:
+                # RawExtension, FieldsV1, JSON: free-form in the Go types
+                return {"x-kubernetes-preserve-unknown-fields": True}
             return dict(simple[t])
         if hasattr(self.models, t):
             return self.ref(t, group)

@@ -14,7 +14,7 @@ from typing import Any
 
 from flowyard.config import settings
 from flowyard.controllers.registry import has_controller
-from flowyard.kube import crds, defaults, ssa, strategic
+from flowyard.kube import crds, defaults, schemas, ssa, strategic, typecheck
 from flowyard.kube import status as kstatus
 from flowyard.resources import kinds, patch
 from flowyard.resources.meta import check_name
@@ -136,6 +136,9 @@ def _checked(ref: Ref, body: Any, svc: Services | None = None,
         if (info.group, info.kind) == (crds.GROUP, "CustomResourceDefinition"):
             crds.check(body)
         secret_objects.check_keys(info, body)
+        builtin = schemas.definition_for(info) if kinds.is_builtin(info.group) else None
+        if builtin is not None and (wrong := typecheck.problems(builtin, body)):
+            raise ObjectError(wrong)
     except ObjectError as exc:
         raise Invalid(body["kind"], str(name), exc, info.group) from None
     except crds.UnknownFields as exc:

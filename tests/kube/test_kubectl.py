@@ -104,6 +104,10 @@ def test_strict_validation_and_status_errors(cluster: Cluster) -> None:
            "dta": {"a": "b"}}
     out = cluster.kubectl("apply", "-f", "-", stdin=json.dumps(bad), check=False)
     assert out.returncode != 0 and 'unknown field "dta"' in out.stderr, out.stderr
+    wrong = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "w", "namespace": ns},
+             "spec": {"containers": "not-a-list"}}
+    out = cluster.kubectl("apply", "-f", "-", stdin=json.dumps(wrong), check=False)
+    assert out.returncode != 0 and "spec.containers" in out.stderr, out.stderr
     missing = cluster.kubectl("get", "pod", "nope", "-n", ns, check=False)
     assert 'Error from server (NotFound): pods "nope" not found' in missing.stderr
     nowhere = dict(bad, metadata={"name": "y", "namespace": "no-such-ns"})
