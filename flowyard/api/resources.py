@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from flowyard.api.deps import services
 from flowyard.kube import tables
@@ -229,8 +229,9 @@ async def _sub(request: Request, svc: Services, ref: res.Ref, sub: str) -> Any:
     info = await asyncio.to_thread(res.info_for, ref, None, svc)
     method = request.method
     if sub == "log" and method == "GET":
-        text = await asyncio.to_thread(res.logs, svc, ref)
-        return PlainTextResponse(text)
+        # Streamed in chunks, never read whole into memory.
+        chunks = await asyncio.to_thread(res.logs, svc, ref)
+        return StreamingResponse(chunks, media_type="text/plain; charset=utf-8")
     if sub not in info.subresources or sub == "log":
         raise NotFound(f"the server could not find the requested resource ({method} "
                        f"{info.plural}/{sub})")

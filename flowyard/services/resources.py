@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from flowyard.config import settings
 from flowyard.controllers.registry import has_controller
+from flowyard.executors.logs import iter_log
 from flowyard.kube import crds, defaults, schemas, ssa, strategic, typecheck
 from flowyard.kube import status as kstatus
 from flowyard.resources import kinds, patch
@@ -448,7 +450,8 @@ def log_path(group: str, plural: str, namespace: str, name: str) -> Path:
         namespace or "_cluster") / f"{name}.log"
 
 
-def logs(svc: Services, ref: Ref) -> str:
+def logs(svc: Services, ref: Ref) -> Iterator[bytes]:
+    """The object's log in chunks (streamed: a log can be far larger than memory)."""
     row = get(svc, ref)
     path = log_path(ref.group, ref.plural, ref.namespace, ref.name)
     if not path.exists():
@@ -456,7 +459,7 @@ def logs(svc: Services, ref: Ref) -> str:
         why = ("its controller has written none yet" if has_controller(ref.group, kind)
                else f"no controller handles {kind} yet, so nothing runs for it")
         raise NotFound(f"{kind} {ref.name!r} has no logs: {why}")
-    return path.read_text(errors="replace")
+    return iter_log(path)
 
 
 def events(svc: Services, kind: str, namespace: str, name: str) -> list[dict[str, Any]]:

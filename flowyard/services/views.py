@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from flowyard.executors import logs
 from flowyard.services.context import Services
 from flowyard.services.errors import NotFound
 from flowyard.store.query import Page, Predicate, list_page
@@ -197,10 +198,8 @@ def read_log(svc: Services, task_id: str, offset: int = 0, limit: int = 256_000
     path = Path(t.log_path) if t.log_path else None
     if path is None or not path.is_file():
         return "", offset, t.state
-    with path.open("rb") as f:
-        f.seek(offset)
-        data = f.read(limit)
-    return data.decode(errors="replace"), offset + len(data), t.state
+    data, after = logs.read_range(path, offset, limit)
+    return data.decode(errors="replace"), after, t.state
 
 
 def compare(svc: Services, run_ids: list[str]) -> dict[str, Any]:
