@@ -20,26 +20,17 @@ log = logging.getLogger("flowyard.api")
 _GRPC = {400: 3, 401: 16, 403: 7, 404: 5, 405: 12, 409: 6, 413: 8, 415: 3, 503: 14}
 
 
-<<<<<<< HEAD
 def error_body(path: str, exc: ApiError) -> dict[str, Any]:
-    """KFP's error shape on the KFP API, a Kubernetes Status on the resources API (what
+    """KFP's error shape on the KFP API, a Kubernetes Status on the Kubernetes API (what
     kubectl and the kubernetes client read)."""
-    if (path.startswith("/apis/") and not path.startswith("/apis/v2beta1/")) or path.startswith(
-            "/api/"):
+    if (path.startswith("/apis") and not path.startswith("/apis/v2beta1/")) or path.startswith(
+            ("/api/", "/openapi/")) or path in ("/api", "/version"):
         return error_status(exc)
     return exc.to_json()
 
 
 def _respond(request: Request, exc: ApiError) -> JSONResponse:
     return JSONResponse(error_body(request.url.path, exc), status_code=exc.status)
-=======
-def _respond(request: Request, exc: ApiError) -> JSONResponse:
-    path = request.url.path
-    if (path.startswith("/apis") and not path.startswith("/apis/v2beta1/")) or path.startswith(
-            ("/api/", "/openapi/")) or path in ("/api", "/version"):
-        return JSONResponse(error_status(exc), status_code=exc.status)
-    return JSONResponse(exc.to_json(), status_code=exc.status)
->>>>>>> kube-api
 
 
 def install(app: FastAPI) -> None:

@@ -470,17 +470,6 @@ def events(svc: Services, kind: str, namespace: str, name: str) -> list[dict[str
 
 def error_status(exc: ApiError) -> dict[str, Any]:
     """A Kubernetes Status object for a failed resource request."""
-<<<<<<< HEAD
-    reasons = {400: "BadRequest", 403: "Forbidden", 404: "NotFound", 409: "AlreadyExists",
-               410: "Expired", 413: "RequestEntityTooLarge", 422: "Invalid"}
-    reason = "Conflict" if isinstance(exc, Aborted) else reasons.get(exc.status, "InternalError")
-    out: dict[str, Any] = {"apiVersion": "v1", "kind": "Status", "metadata": {},
-                           "status": "Failure", "message": exc.message, "reason": reason,
-                           "code": exc.status}
-    if exc.details:
-        out["details"] = {"causes": exc.details}
-    return out
-=======
     reason = "Conflict" if isinstance(exc, Aborted) else None
     details: dict[str, Any] = {}
     causes = [d for d in exc.details if "field" in d or "message" in d]
@@ -490,4 +479,3 @@ def error_status(exc: ApiError) -> dict[str, Any]:
     if causes:
         details["causes"] = causes
     return kstatus.status(exc.status, exc.message, reason, details or None)
->>>>>>> kube-api
