@@ -44,6 +44,7 @@ class ContainerRun:
         self.done = asyncio.Event()  # no restart will follow (the container is finished)
         self.up = asyncio.Event()  # started (and its startup probe passed)
         self.kill_reason: str | None = None
+        self._adopted: Handle | None = None
         self.halt = False  # set when the kubelet stops this container for good (sidecars)
 
     # status ------------------------------------------------------------------------------
@@ -94,10 +95,9 @@ class ContainerRun:
         argv = on_host(argv, policy, env)
         req = container_requests(spec)
         limit = ((spec.get("resources") or {}).get("limits") or {}).get("memory")
-        logs = pod_dir(w.uid) / "logs"
-        logs.mkdir(parents=True, exist_ok=True)
-        return Work(task_id=self.task_id(), argv=argv, env=env,
-                    log_path=str(logs / f"{self.name}-{self.restart_count}.log"),
+        # The pod's folder marks that something of it ran (deletion cleans it up).
+        pod_dir(w.uid).mkdir(parents=True, exist_ok=True)
+        return Work(task_id=self.task_id(), argv=argv, env=env, log_path="",
                     cwd=spec.get("workingDir"),
                     resources=Resources(cpu=req.cpu, memory=req.memory, gpu=req.gpu,
                                         memory_limit=quantity.bytes_(limit) if limit else 0),
@@ -109,11 +109,16 @@ class ContainerRun:
     async def run(self) -> None:
         """Run until the container is finished for good (or the pod stops)."""
         try:
+            pending = await self._restored_exit()
             while not self.w.stopping.is_set():
-                handle = await self._start()
-                if handle is None:
-                    continue  # could not start: _start waited its back-off
-                ran_s, exit_ = await self._watch(handle)
+                if pending is not None:
+                    ran_s, exit_ = 0.0, pending
+                    pending = None
+                else:
+                    handle = await self._start()
+                    if handle is None:
+                        continue  # could not start: _start waited its back-off
+                    ran_s, exit_ = await self._watch(handle)
                 if self._finished(exit_):
                     break
                 if ran_s >= BACKOFF_RESET_S:
@@ -143,6 +148,26 @@ class ContainerRun:
             self.done.set()
             self.up.set()
 
+    async def _restored_exit(self) -> Exit | None:
+        """After a restart: the exit the stored status already shows (decide its restart
+        instead of running that attempt again), or a running container that vanished."""
+        term = self.state.get("terminated")
+        if term is not None:
+            return Exit(code=int(term.get("exitCode", 1)))
+        if "running" in self.state:
+            try:
+                handle = await self.w.ctx.executor.adopt(await self.work())
+            except (ConfigError, ValueError):
+                handle = None
+            if handle is None:
+                self.state = st.terminated(Exit(code=137), self.container_id,
+                                           "ContainerStatusUnknown", "The container could not "
+                                           "be located when the pod was terminated")
+                await self.w.publish()
+                return Exit(code=137)
+            self._adopted = handle
+        return None
+
     def _finished(self, exit_: Exit | None) -> bool:
         if exit_ is None or self.w.stopping.is_set() or self.halt:
             return True
@@ -163,7 +188,7 @@ class ContainerRun:
             await self.w.publish()
             await self.w.sleep(BACKOFF_START_S)
             return None
-        handle = await ex.adopt(work)
+        handle, self._adopted = self._adopted or await ex.adopt(work), None
         adopted = handle is not None
         if handle is None:
             await self.w.event("Normal", "Pulled", f'Container image "{self.spec["image"]}" '
@@ -280,7 +305,7 @@ class ContainerRun:
         base = await self.work()
         ref = LogRef(("pods", self.w.ns, self.w.name, f"{self.name}.probe"))
         work = Work(task_id=f"probe-{self.w.uid}-{self.name}-{time.monotonic_ns()}",
-                    argv=argv, env=base.env, log_path=base.log_path + ".probe", cwd=base.cwd,
+                    argv=argv, env=base.env, log_path="", cwd=base.cwd,
                     resources=Resources(cpu=0.0), mounts=base.mounts, log=ref,
                     log_policy=base.log_policy, sandbox=base.sandbox)
         handle = await ex.submit(work)

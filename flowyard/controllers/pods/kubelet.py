@@ -137,6 +137,9 @@ class Kubelet:
         grace = shutdown_grace_s()
         await asyncio.gather(*(w.stop(min(w.grace_s, grace)) for w in workers),
                              return_exceptions=True)
+        for w in workers:  # the next start makes them again (same id, same address if free)
+            with contextlib.suppress(Exception):
+                await ctx.executor.remove_sandbox(w.sandbox_id)
 
 
 def _grace(pod: dict[str, Any]) -> float | None:
