@@ -25,7 +25,7 @@ def add_address(ip: str) -> str | None:
                              capture_output=True, text=True, timeout=5)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"cannot run `ip addr add`: {exc}"
-    if out.returncode and "File exists" not in out.stderr:
+    if out.returncode and "File exists" not in out.stderr and "already assigned" not in out.stderr:
         return out.stderr.strip() or f"`ip addr add {ip}/32 dev lo` failed"
     return None
 
@@ -120,5 +120,8 @@ class Proxy:
             await lst.close()
 
     async def close(self) -> None:
+        hosts = {h for mine in self.listeners.values() for h, _ in mine}
         for uid in list(self.listeners):
             await self.drop(uid)
+        for host in hosts:  # a later start adds them again
+            await asyncio.to_thread(remove_address, host)

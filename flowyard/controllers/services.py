@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import os
+import random
 from typing import Any
 
 from flowyard.controllers import dns, proxy
@@ -36,6 +37,18 @@ def _target_port(port: dict[str, Any], pod: dict[str, Any]) -> int | None:
             if p.get("name") == target:
                 return int(p["containerPort"])
     return None
+
+
+def _free_address(net: ipaddress.IPv4Network, taken: set[Any]) -> str | None:
+    """A random free address, as the API server's allocator picks one (two control planes on
+    one machine then rarely collide); .1 is left for the `kubernetes` Service."""
+    size = net.num_addresses - 2
+    for _ in range(64):
+        candidate = str(net.network_address + 2 + random.randrange(max(1, size - 1)))
+        if candidate not in taken:
+            return candidate
+    return next((str(h) for i, h in enumerate(net.hosts()) if i > 0 and str(h) not in taken),
+                None)
 
 
 class ServiceController:
@@ -88,9 +101,7 @@ class ServiceController:
             if need_ip:
                 taken = {(s.get("spec") or {}).get("clusterIP") for s in others}
                 net = service_cidr()
-                # .1 is the kubernetes Service's address in a cluster: left for it.
-                ip = next((str(h) for i, h in enumerate(net.hosts()) if i > 0 and
-                           str(h) not in taken), None)
+                ip = _free_address(net, taken)
                 if ip is None:
                     events.append(("Warning", "ClusterIPNotAllocated",
                                    f"the service range {net} is full"))
