@@ -1,9 +1,9 @@
 """Runs the registered reconcilers. It follows the resources table by resourceVersion, so it
 holds no truth of its own: started again, it reconciles every object once and goes on.
 
-A write committed in this process wakes it at once (SQLAlchemy's commit event), so an applied
-Pod is reconciled within milliseconds; writes from elsewhere (another process on the same
-database) are seen by the poll every POLL_S."""
+A write committed in this process wakes it at once (SQLAlchemy's after_commit event of its
+sessions), so an applied Pod is reconciled within milliseconds; writes from elsewhere
+(another process on the same database) are seen by the poll every POLL_S."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.orm import Session
 
 from flowyard.controllers import registry
 from flowyard.controllers.context import Context
@@ -61,13 +62,16 @@ class ControllerManager:
             with contextlib.suppress(RuntimeError):
                 self._loop.call_soon_threadsafe(self._wake.set)
 
-    def _committed(self, _conn: Any) -> None:
-        self._poke()
+    def _committed(self, session: Session) -> None:
+        # Only this store's commits (an in-process client may hold others).
+        if session.get_bind() is self.ctx.store.engine:
+            self._poke()
 
     async def run(self, stop: asyncio.Event) -> None:
         self._loop, self._wake = asyncio.get_running_loop(), asyncio.Event()
-        engine = self.ctx.store.engine
-        event.listen(engine, "commit", self._committed)
+        # After the commit, not before (the engine's "commit" event): a wake-up before it
+        # would read the table before the write is visible.
+        event.listen(Session, "after_commit", self._committed)
         compacted = 0.0
         try:
             while not stop.is_set():
@@ -86,8 +90,10 @@ class ControllerManager:
                 await self._sleep(stop)
         finally:
             with contextlib.suppress(Exception):
-                event.remove(engine, "commit", self._committed)
+                event.remove(Session, "after_commit", self._committed)
             await self._shutdown()
+            with contextlib.suppress(Exception):
+                await self.ctx.objects.flush_events()
 
     async def _sleep(self, stop: asyncio.Event) -> None:
         assert self._wake is not None

@@ -50,6 +50,8 @@ class Objects:
 
     def __init__(self, store: Store) -> None:
         self.rs = ResourceStore(store)
+        self._pending: list[tuple[str, str, str, str, str, str]] = []
+        self._flusher: asyncio.Future[None] | None = None
 
     async def get(self, group: str, plural: str, namespace: str, name: str
                   ) -> dict[str, Any] | None:
@@ -130,6 +132,24 @@ class Objects:
         return True
 
     async def event(self, obj: dict[str, Any], type_: str, reason: str, message: str) -> None:
+        """Record an event, off the caller's path: events say what happened, they are not
+        what anything decides by, so a pod's start does not wait for them. They are written
+        in the order given (one writer drains them)."""
         meta = obj["metadata"]
-        await asyncio.to_thread(self.rs.add_event, obj["kind"], meta.get("namespace") or "",
-                                meta["name"], reason, message, type_)
+        self._pending.append((obj["kind"], meta.get("namespace") or "", meta["name"], reason,
+                              message, type_))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.ensure_future(self._flush())
+
+    async def _flush(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, []
+            await asyncio.to_thread(self._write_events, batch)
+
+    def _write_events(self, batch: list[tuple[str, str, str, str, str, str]]) -> None:
+        for kind, ns, name, reason, message, type_ in batch:
+            self.rs.add_event(kind, ns, name, reason, message, type_)
+
+    async def flush_events(self) -> None:
+        if self._flusher is not None:
+            await asyncio.shield(self._flusher)

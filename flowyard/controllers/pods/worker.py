@@ -57,6 +57,7 @@ class PodWorker:
         self._write_lock = asyncio.Lock()
         self.task: asyncio.Task[None] | None = None
         self._side_tasks: list[asyncio.Future[None]] = []
+        self._sandbox_fut: asyncio.Future[Any] | None = None
 
     # helpers -----------------------------------------------------------------------------
     def image_policy(self, image: str) -> Any:
@@ -131,6 +132,11 @@ class PodWorker:
 
     # the life of the pod -----------------------------------------------------------------
     async def run(self) -> None:
+        hostname = (self.pod.get("spec") or {}).get("hostname") or self.name
+        # The sandbox is made while the pod is bound: its network setup is the slow part of
+        # a pod's start, and the same id gives the same sandbox again.
+        self._sandbox_fut = asyncio.ensure_future(
+            self.ctx.executor.create_sandbox(self.sandbox_id, hostname))
         try:
             if not await self.kubelet.bind(self):
                 return
@@ -147,12 +153,18 @@ class PodWorker:
             log.exception("pod %s/%s: worker failed", self.ns, self.name)
             self.ctx.enqueue(self.key, 5.0)
         finally:
+            if self._sandbox_fut is not None and not self._sandbox_fut.done():
+                with contextlib.suppress(Exception):
+                    await self._sandbox_fut  # made either way: its removal must find it
             self.kubelet.forget(self)
 
     async def _sandbox(self) -> None:
         ex = self.ctx.executor
-        hostname = (self.pod.get("spec") or {}).get("hostname") or self.name
-        sandbox = await ex.create_sandbox(self.sandbox_id, hostname)
+        from flowyard.controllers import dns
+
+        services, pods, sandbox = await asyncio.gather(
+            self.ctx.objects.list("", "services"), self.ctx.objects.list("", "pods"),
+            self._sandbox_fut)
         self.ip = sandbox.ip
         host_ip = getattr(sandbox, "host_ip", None) or "127.0.0.1"
         status = self.status
@@ -161,11 +173,9 @@ class PodWorker:
         status.setdefault("startTime", st.rfc3339())
         st.set_condition(status, "PodReadyToStartContainers", True)
         self.pod = {**self.pod, "status": {**(self.pod.get("status") or {}), **status}}
-        from flowyard.controllers import dns
-
-        self.services_at_start = await self.ctx.objects.list("", "services", self.ns)
-        await ex.set_hosts(self.sandbox_id, await dns.hosts_for(self.ctx.objects, self.pod,
-                                                                sandbox.ip))
+        self.services_at_start = [s for s in services
+                                  if (s["metadata"].get("namespace") or "default") == self.ns]
+        await ex.set_hosts(self.sandbox_id, dns.table(services, pods, self.pod, sandbox.ip))
         self.allocatable = allocatable_of(self.kubelet.capacity(self.ctx))
 
     async def _prepare_volumes(self) -> bool:
@@ -185,6 +195,8 @@ class PodWorker:
         return False
 
     async def _run_inits(self) -> bool:
+        if not self.inits:
+            return True  # the containers' start writes the status next
         for run in self.inits:
             if run.finished_ok and not run.sidecar:
                 continue
