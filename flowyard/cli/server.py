@@ -29,6 +29,9 @@ def up(
                                            "runs code, so expose it only on purpose")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on")] = 8765,
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
+    keep_pods: Annotated[bool, typer.Option(
+        "--keep-pods", help="On a clean stop leave pods running, for the next start to adopt "
+                            "(FLOWYARD_KEEP_PODS=1)")] = False,
 ) -> None:
     """Serve the KFP API, the resources API and the dashboard; run runs and schedules.
 
@@ -40,6 +43,8 @@ def up(
     from flowyard.config import settings
     from flowyard.executors import get_executor
 
+    if keep_pods:
+        os.environ["FLOWYARD_KEEP_PODS"] = "1"  # read by the kubelet when it stops
     if not _loopback(host):
         err.print(f"[yellow]warning:[/yellow] listening on {host}: the API has no "
                   "authentication, and anyone who reaches it can run code as this user")

@@ -74,3 +74,44 @@ def test_sigkilled_control_plane_re_adopts_pods_and_runs_nothing_twice(
     assert sorted(ledger) == sorted(p.metadata.name for p in pods)  # each ran exactly once
     kube.close()
 
+
+
+def _serving_pod(core: client.CoreV1Api) -> tuple[str, str]:
+    from tests.controllers.test_workloads import PY, SERVE
+
+    core.create_namespaced_pod("default", {
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "srv"},
+        "spec": {"terminationGracePeriodSeconds": 2, "containers": [{
+            "name": "http", "image": "python", "command": [PY, "-c", SERVE],
+            "env": [{"name": "POD_NAME", "value": "srv"}],
+            "readinessProbe": {"tcpSocket": {"port": 8080}, "periodSeconds": 1}}]}})
+    pod = wait_for(lambda: (p := core.read_namespaced_pod("srv", "default")).status.conditions
+                   and any(c.type == "Ready" and c.status == "True" for c in p.status.conditions)
+                   and p, what="the pod to be ready")
+    ip = pod.status.pod_ip
+    return ip, httpx.get(f"http://{ip}:8080/", timeout=5).text
+
+
+def test_clean_stop_stops_pods_and_keep_pods_keeps_them(server_factory: Any) -> None:
+    srv = server_factory(env={"FLOWYARD_KEEP_PODS": "1"}).start()
+    kube = api_client(srv.url)
+    ip, answer = _serving_pod(client.CoreV1Api(kube))
+    kube.close()
+    srv.stop()  # a clean stop, with pods kept
+    assert httpx.get(f"http://{ip}:8080/", timeout=5).text == answer
+
+    srv = server_factory().start()  # adopts it; this one stops pods when it stops
+    kube = api_client(srv.url)
+    core = client.CoreV1Api(kube)
+    pod = wait_for(lambda: (p := core.read_namespaced_pod("srv", "default")).status.phase ==
+                   "Running" and p, what="the adopted pod")
+    assert pod.status.container_statuses[0].restart_count == 0
+    assert httpx.get(f"http://{pod.status.pod_ip}:8080/", timeout=5).text == answer
+    kube.close()
+    srv.stop()
+    try:
+        httpx.get(f"http://{pod.status.pod_ip}:8080/", timeout=2)
+        stopped = False
+    except httpx.HTTPError:
+        stopped = True
+    assert stopped
