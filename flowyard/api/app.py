@@ -12,6 +12,7 @@ from fastapi import FastAPI
 import flowyard
 from flowyard.api import errors
 from flowyard.api.kfp import router as kfp_router
+from flowyard.api.kube import router as kube_router
 from flowyard.api.limits import DEFAULT_MAX_BYTES, BodyLimit
 from flowyard.api.pods import router as pods_router
 from flowyard.api.resources import router as resources_router
@@ -39,5 +40,6 @@ def create_app(store: Store | None = None, *, scheduler: bool = True, recover: b
     errors.install(app)
     app.include_router(kfp_router)
     app.include_router(pods_router)  # before the generic /{plural}/{name}/log route
+    app.include_router(kube_router)
     app.include_router(resources_router)
     return app

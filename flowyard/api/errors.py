@@ -19,8 +19,8 @@ _GRPC = {400: 3, 401: 16, 403: 7, 404: 5, 405: 12, 409: 6, 413: 8, 415: 3, 503: 
 
 def _respond(request: Request, exc: ApiError) -> JSONResponse:
     path = request.url.path
-    if (path.startswith("/apis/") and not path.startswith("/apis/v2beta1/")) or path.startswith(
-            "/api/"):
+    if (path.startswith("/apis") and not path.startswith("/apis/v2beta1/")) or path.startswith(
+            ("/api/", "/openapi/")) or path in ("/api", "/version"):
         return JSONResponse(error_status(exc), status_code=exc.status)
     return JSONResponse(exc.to_json(), status_code=exc.status)
 

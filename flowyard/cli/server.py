@@ -54,7 +54,8 @@ def up(
     info.parent.mkdir(parents=True, exist_ok=True)
     info.write_text(json.dumps({"url": f"http://{url_host}:{port}", "pid": os.getpid()}))
     err.print(f"Flowyard {settings().home} serving on http://{url_host}:{port} "
-              f"(KFP API at /apis/v2beta1, OpenAPI at /openapi.json)", highlight=False)
+              f"(KFP API at /apis/v2beta1, OpenAPI at /openapi.json)\n"
+              "kubectl: export KUBECONFIG=$(flowyard kubeconfig --path)", highlight=False)
     from flowyard.ui import mount as mount_dashboard  # the dashboard at /, on the same port
 
     config = uvicorn.Config(mount_dashboard(create_app()), host=host, port=port, log_level=log_level,

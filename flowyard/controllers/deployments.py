@@ -237,8 +237,4 @@ class DeploymentController:
         return status
 
     async def finalize(self, obj: dict[str, Any], ctx: Context) -> list[tuple[str, str, str]]:
-        # Until the store collects garbage by ownerReferences, the Deployment removes its
-        # ReplicaSets (whose own finalize removes their pods).
-        for rs in await ctx.objects.children(obj, "apps", "replicasets"):
-            await ctx.objects.delete(rs)
-        return []
+        return []  # its ReplicaSets go with it: the garbage collector follows ownerReferences

@@ -253,7 +253,4 @@ class JobController:
         return Outcome()
 
     async def finalize(self, obj: dict[str, Any], ctx: Context) -> list[tuple[str, str, str]]:
-        # Until the store collects garbage by ownerReferences, the Job removes its pods.
-        for pod in await ctx.objects.children(obj, "", "pods"):
-            await ctx.objects.delete(pod)
-        return []
+        return []  # its pods go with it: the garbage collector follows ownerReferences

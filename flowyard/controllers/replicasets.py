@@ -78,7 +78,4 @@ class ReplicaSetController:
         return Outcome(status=status, events=events, requeue_after=requeue)
 
     async def finalize(self, obj: dict[str, Any], ctx: Context) -> list[tuple[str, str, str]]:
-        # Until the store collects garbage by ownerReferences, the ReplicaSet removes its pods.
-        for pod in await ctx.objects.children(obj, "", "pods"):
-            await ctx.objects.delete(pod)
-        return []
+        return []  # its pods go with it: the garbage collector follows ownerReferences

@@ -222,10 +222,8 @@ class ServiceController:
         ip = (obj.get("spec") or {}).get("clusterIP")
         if ip and ip != "None":
             await asyncio.to_thread(proxy.remove_address, ip)
-        # Until the store collects garbage by ownerReferences, the Service removes these.
-        for group, plural in (("", "endpoints"), ("discovery.k8s.io", "endpointslices")):
-            for child in await ctx.objects.children(obj, group, plural):
-                await ctx.objects.delete(child)
+        # Its Endpoints and EndpointSlice go with it: the garbage collector follows their
+        # ownerReferences.
         await dns.refresh_all(ctx)
         return []
 
