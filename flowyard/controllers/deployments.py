@@ -58,6 +58,8 @@ class DeploymentController:
     kind = "Deployment"
 
     async def reconcile(self, obj: dict[str, Any], ctx: Context) -> Outcome:
+        if obj["metadata"].get("deletionTimestamp"):
+            return Outcome()  # being deleted: nothing new is made for it
         spec, meta = obj.get("spec") or {}, obj["metadata"]
         replicas = int(spec.get("replicas", 1))
         template = spec["template"]

@@ -96,6 +96,8 @@ class JobController:
 
     async def reconcile(self, obj: dict[str, Any], ctx: Context) -> Outcome:
         spec = obj.get("spec") or {}
+        if obj["metadata"].get("deletionTimestamp"):
+            return Outcome()  # being deleted: nothing new is made for it
         status: dict[str, Any] = dict(obj.get("status") or {})
         now, now_s = rfc3339(), time.time()
         events: list[tuple[str, str, str]] = []

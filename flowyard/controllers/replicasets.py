@@ -38,6 +38,8 @@ class ReplicaSetController:
     async def reconcile(self, obj: dict[str, Any], ctx: Context) -> Outcome:
         import time
 
+        if obj["metadata"].get("deletionTimestamp"):
+            return Outcome()  # being deleted: nothing new is made for it
         spec, meta = obj.get("spec") or {}, obj["metadata"]
         want = int(spec.get("replicas", 1))
         pods = await ctx.objects.children(obj, "", "pods")

@@ -63,6 +63,8 @@ class ServiceController:
                 for s in await ctx.objects.list("", "services", ns)]
 
     async def reconcile(self, obj: dict[str, Any], ctx: Context) -> Outcome:
+        if obj["metadata"].get("deletionTimestamp"):
+            return Outcome()  # being deleted: nothing new is made for it
         spec = obj.get("spec") or {}
         events: list[tuple[str, str, str]] = []
         if spec.get("type") != "ExternalName":
