@@ -4,6 +4,7 @@ in bytes, following while it runs. Errors say what the kubelet would say."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -14,6 +15,8 @@ from flowyard.services.context import Services
 from flowyard.services.errors import InvalidArgument, NotFound
 from flowyard.store import errors as store_errors
 from flowyard.store.resources import Key, ResourceStore, to_object
+
+FOLLOW_CHECK_S = 0.5  # how often a follow looks whether the container's run has ended
 
 
 def _pod(svc: Services, ns: str, name: str) -> dict[str, Any]:
@@ -39,6 +42,52 @@ def _container(pod: dict[str, Any], container: str | None) -> tuple[str, dict[st
     statuses = [*(status.get("containerStatuses") or []),
                 *(status.get("initContainerStatuses") or [])]
     return container, next((s for s in statuses if s["name"] == container), {})
+
+
+def _attempt(svc: Services, ns: str, name: str, container: str) -> tuple[int, bool] | None:
+    """(restartCount, running) of the container now; None once the pod is gone."""
+    try:
+        pod = _pod(svc, ns, name)
+    except NotFound:
+        return None
+    _, status = _container(pod, container)
+    return int(status.get("restartCount") or 0), "running" in (status.get("state") or {})
+
+
+async def _until_run_ends(svc: Services, ns: str, name: str, container: str,
+                          chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """Follow the container's current run, as the kubelet does: the stream ends when that run
+    ends (a restart is a new run, read with another request)."""
+    queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=64)
+
+    async def pump() -> None:
+        try:
+            async for chunk in chunks:
+                await queue.put(chunk)
+        finally:
+            await queue.put(None)
+
+    start = await asyncio.to_thread(_attempt, svc, ns, name, container)
+    task = asyncio.ensure_future(pump())
+    try:
+        while True:
+            try:
+                chunk = await asyncio.wait_for(queue.get(), FOLLOW_CHECK_S)
+            except TimeoutError:
+                now = await asyncio.to_thread(_attempt, svc, ns, name, container)
+                if now is None or start is None or now[0] != start[0] or not now[1]:
+                    while not queue.empty():  # what the run wrote before it ended
+                        chunk = queue.get_nowait()
+                        if chunk is None:
+                            return
+                        yield chunk
+                    return
+                continue
+            if chunk is None:
+                return
+            yield chunk
+    finally:
+        task.cancel()
 
 
 def check(svc: Services, ns: str, name: str, container: str | None, previous: bool
@@ -73,8 +122,11 @@ async def pod_log(svc: Services, ns: str, name: str, container: str | None = Non
     since_epoch = time.time() - since if since is not None else None
     sent = 0
     ref = LogRef(("pods", ns, name, container))
-    async for chunk in get_executor().read_log(ref, follow=follow, tail=tail, since=since_epoch,
-                                               timestamps=timestamps, previous=previous):
+    chunks = get_executor().read_log(ref, follow=follow, tail=tail, since=since_epoch,
+                                     timestamps=timestamps, previous=previous)
+    if follow and not previous:
+        chunks = _until_run_ends(svc, ns, name, container, chunks)
+    async for chunk in chunks:
         if limit_bytes is not None:
             chunk = chunk[:max(0, limit_bytes - sent)]
         if chunk:
