@@ -163,3 +163,13 @@ def test_bad_pod_spec_is_refused_with_the_field_path(kube: Any) -> None:
                                      "ports": [{"containerPort": 70000}]}]}})
     assert err.value.status == 422
     assert "spec.containers[0].ports[0].containerPort" in err.value.body
+
+
+def test_pod_past_its_active_deadline_fails(kube: Any) -> None:
+    core = client.CoreV1Api(kube)
+    core.create_namespaced_pod("default", _pod("late", [{
+        "name": "c", "image": "busybox", "command": ["sleep", "300"]}],
+        activeDeadlineSeconds=1, terminationGracePeriodSeconds=1))
+    pod = wait_for(lambda: _phase(core, "late", "Failed"), what="DeadlineExceeded")
+    assert pod.status.reason == "DeadlineExceeded"
+    assert pod.status.container_statuses[0].state.terminated is not None

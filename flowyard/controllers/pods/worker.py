@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from typing import TYPE_CHECKING, Any
 
 from flowyard.config import settings
@@ -58,6 +59,7 @@ class PodWorker:
         self.task: asyncio.Task[None] | None = None
         self._side_tasks: list[asyncio.Future[None]] = []
         self._sandbox_fut: asyncio.Future[Any] | None = None
+        self.deadline_passed = False
 
     # helpers -----------------------------------------------------------------------------
     def image_policy(self, image: str) -> Any:
@@ -141,6 +143,9 @@ class PodWorker:
             if not await self.kubelet.bind(self):
                 return
             await self._sandbox()
+            deadline = (self.pod.get("spec") or {}).get("activeDeadlineSeconds")
+            if deadline:
+                self._side_tasks.append(asyncio.ensure_future(self._deadline(float(deadline))))
             if not await self._prepare_volumes():
                 return
             if not await self._run_inits():
@@ -153,6 +158,9 @@ class PodWorker:
             log.exception("pod %s/%s: worker failed", self.ns, self.name)
             self.ctx.enqueue(self.key, 5.0)
         finally:
+            for task in self._side_tasks:  # the deadline timer; sidecars have ended by now
+                if not task.done():
+                    task.cancel()
             if self._sandbox_fut is not None and not self._sandbox_fut.done():
                 with contextlib.suppress(Exception):
                     await self._sandbox_fut  # made either way: its removal must find it
@@ -224,8 +232,22 @@ class PodWorker:
             with contextlib.suppress(Exception):
                 await run.done.wait()
         await self.publish()
-        if not self.stopping.is_set():
+        if not self.stopping.is_set() or self.deadline_passed:
             await self.ctx.executor.remove_sandbox(self.sandbox_id)
+
+    async def _deadline(self, seconds: float) -> None:
+        """spec.activeDeadlineSeconds: past it the pod fails and its containers stop."""
+        from flowyard.controllers.jobs import _epoch
+
+        started = _epoch(self.status.get("startTime")) or time.time()
+        await asyncio.sleep(max(0.0, started + seconds - time.time()))
+        if self.stopping.is_set():
+            return
+        self.status["reason"] = "DeadlineExceeded"
+        self.status["message"] = "Pod was active on the node longer than the specified deadline"
+        await self.event("Normal", "DeadlineExceeded", self.status["message"])
+        self.deadline_passed = True
+        self.stopping.set()
 
     async def stop(self, grace_s: float | None = None) -> None:
         """Stop every container (SIGTERM, grace, SIGKILL) and wait for them."""
