@@ -2,17 +2,26 @@
 
 Components read and write local files. With a local root the files live in the root itself;
 with a remote root a task works in a local staging folder, inputs are downloaded before it
-runs and outputs uploaded after it finished, so the store only ever holds complete files."""
+runs and outputs uploaded after it finished, so the store only ever holds complete files.
+
+What the server serves (downloads, previews, visualization sources) is read through
+`readable()`/`open_read()`/`files()`: only what lies inside the root, through the one
+FileGuard (flowyard/file_guard.py) for local files."""
 
 from __future__ import annotations
 
+import glob
+import os
 import posixpath
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import fsspec
 from fsspec.core import url_to_fs
+
+from flowyard.file_guard import FileGuard, RefusedPath
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._=\-\[\]]+")
 
@@ -81,3 +90,67 @@ class ArtifactStore:
         fs, path = url_to_fs(uri)
         if fs.exists(path):
             fs.rm(path, recursive=True)
+
+    # reads for serving: only what lies inside the root -------------------------------
+    def guard(self) -> FileGuard:
+        # Built per call: the settings (home, database) come from the environment.
+        return FileGuard.current(artifact_root=self.root)
+
+    def readable(self, uri: str) -> str:
+        """The URI (a resolved path, for a local file) if it may be served; else RefusedPath."""
+        if uri.startswith("file://"):
+            uri = uri[len("file://"):]
+        if "://" not in uri:
+            return self.guard().check(uri)
+        rest = uri[len(self.root):] if uri.startswith(self.root + "/") else None
+        if self.is_local or rest is None or ".." in rest.split("/"):
+            raise RefusedPath(f"Flowyard does not read {uri}: it is outside the artifact root "
+                              f"({self.root})")
+        return uri
+
+    def open_read(self, uri: str) -> BinaryIO:
+        uri = self.readable(uri)
+        if "://" not in uri:
+            return self.guard().open(uri)
+        return self.fs.open(url_to_fs(uri)[1], "rb")  # type: ignore[no-any-return]
+
+    def is_dir(self, uri: str) -> bool:
+        uri = self.readable(uri)
+        if "://" not in uri:
+            return os.path.isdir(uri)
+        return bool(self.fs.isdir(url_to_fs(uri)[1]))
+
+    def exists_readable(self, uri: str) -> bool:
+        uri = self.readable(uri)
+        if "://" not in uri:
+            return os.path.lexists(uri)
+        return bool(self.fs.exists(url_to_fs(uri)[1]))
+
+    def beside(self, uri: str) -> list[str]:
+        """Files named `uri` plus an extension (components often write `model.path + ".npz"`)."""
+        uri = self.readable(uri)
+        if "://" not in uri:
+            found = glob.glob(glob.escape(uri) + ".*")
+        else:
+            proto = uri.split("://", 1)[0]
+            found = [f"{proto}://{f}" for f in self.fs.glob(url_to_fs(uri)[1] + ".*")]
+        return [f for f in found if _servable(self, f)]
+
+    def files(self, uri: str) -> Iterator[tuple[str, str, int]]:
+        """(relative name, URI, size) of every file in a folder, in name order, lazily."""
+        uri = self.readable(uri)
+        if "://" not in uri:
+            yield from self.guard().walk(uri)
+            return
+        proto, path = uri.split("://", 1)[0], url_to_fs(uri)[1].rstrip("/")
+        for f, info in sorted(self.fs.find(path, detail=True).items()):
+            if info.get("type") == "file":
+                yield f[len(path):].lstrip("/"), f"{proto}://{f}", int(info.get("size") or 0)
+
+
+def _servable(store: ArtifactStore, uri: str) -> bool:
+    try:
+        store.readable(uri)
+    except RefusedPath:
+        return False
+    return True

@@ -16,6 +16,8 @@ class Settings:
     cpus: float
     memory_bytes: int
     gpus: int
+    # An importer of a local file outside the artifact root copies it in; at most this much.
+    import_max_bytes: int = 4 * 2**30
 
     @property
     def logs_dir(self) -> Path:
@@ -49,4 +51,5 @@ def settings() -> Settings:
     cpus = float(os.environ.get("FLOWYARD_CPUS") or os.cpu_count() or 1)
     memory = int(os.environ.get("FLOWYARD_MEMORY_BYTES") or _total_memory())
     gpus = int(os.environ.get("FLOWYARD_GPUS") or _gpu_count())
-    return Settings(home, db_url, artifact_root, cpus, memory, gpus)
+    import_max = int(os.environ.get("FLOWYARD_IMPORT_MAX_BYTES") or 4 * 2**30)
+    return Settings(home, db_url, artifact_root, cpus, memory, gpus, import_max)

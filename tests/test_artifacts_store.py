@@ -112,3 +112,14 @@ def test_a_hostile_task_name_in_a_pipeline_stays_inside(fy_home: Path) -> None:
     assert not (fy_home.parent / "escape").exists()
     log = Path(str(run.tasks[0].log_path))
     assert log.resolve().is_relative_to(fy_home.resolve())
+
+
+def test_remote_root_serves_only_what_lies_under_it(fy_home: Path) -> None:
+    from flowyard.file_guard import RefusedPath
+
+    store = ArtifactStore("s3://bucket/fy")
+    assert store.readable("s3://bucket/fy/run/out") == "s3://bucket/fy/run/out"
+    for uri in ("s3://bucket/fyx/out", "s3://bucket/other", "s3://bucket/fy/../secrets",
+                "gs://bucket/fy/out", "/etc/passwd", str(fy_home / "secret.key")):
+        with pytest.raises(RefusedPath):
+            store.readable(uri)

@@ -32,14 +32,22 @@ async def version() -> dict[str, str]:
     return discovery.SERVER_VERSION
 
 
+def _aggregated(doc: dict[str, Any]) -> JSONResponse:
+    return JSONResponse(doc, media_type=discovery.AGGREGATED, headers={"Vary": "Accept"})
+
+
 @router.get("/api")
-async def api(request: Request) -> dict[str, Any]:
+async def api(request: Request, svc: Services = Depends(services)) -> Any:
+    if discovery.wants_aggregated(request.headers.get("accept", "")):
+        return _aggregated(discovery.aggregated(await _kinds(svc), core=True))
     host = request.headers.get("host") or "127.0.0.1"
     return discovery.api_versions(host)
 
 
 @router.get("/apis")
-async def apis(svc: Services = Depends(services)) -> dict[str, Any]:
+async def apis(request: Request, svc: Services = Depends(services)) -> Any:
+    if discovery.wants_aggregated(request.headers.get("accept", "")):
+        return _aggregated(discovery.aggregated(await _kinds(svc), core=False))
     return discovery.group_list(await _kinds(svc))
 
 

@@ -184,19 +184,13 @@ async def _replace(request: Request, svc: Services, ref: res.Ref) -> Any:
 async def _patch(request: Request, svc: Services, ref: res.Ref) -> Any:
     body = await _body(request)
     content_type = request.headers.get("content-type", "")
-    try:
-        out = await asyncio.to_thread(res.patch_, svc, ref, body, content_type, _opts(request))
-    except NotFound:
-        raise
-    status = 201 if "apply-patch" in content_type and out.get("metadata", {}).get(
-        "generation") == 1 and _fresh(out) else 200
-    return _json(out, status)
-
-
-def _fresh(obj: dict[str, Any]) -> bool:
-    entries = (obj.get("metadata") or {}).get("managedFields") or []
-    return len(entries) == 1 and entries[0].get("operation") == "Apply" and entries[0].get(
-        "time") == (obj.get("metadata") or {}).get("creationTimestamp")
+    if "apply-patch" in content_type:
+        info = await asyncio.to_thread(res.info_for, ref, None, svc)
+        out, created = await asyncio.to_thread(res.server_side_apply, svc, ref, info, body,
+                                               _opts(request))
+        return _json(out, 201 if created else 200)  # as the API server answers
+    out = await asyncio.to_thread(res.patch_, svc, ref, body, content_type, _opts(request))
+    return _json(out)
 
 
 async def _delete(request: Request, svc: Services, ref: res.Ref) -> Any:
@@ -212,6 +206,23 @@ async def _delete(request: Request, svc: Services, ref: res.Ref) -> Any:
     propagation = request.query_params.get("propagationPolicy")
     out = await asyncio.to_thread(res.delete, svc, ref, propagation, options)
     return _json(out, 200 if out.get("kind") == "Status" else 202)
+
+
+async def _delete_collection(request: Request, svc: Services, ref: res.Ref,
+                             all_namespaces: bool = False) -> Any:
+    """DELETE on a collection (deletecollection): every object the selectors match."""
+    q = request.query_params
+    listed = await asyncio.to_thread(resource_lists.list_, svc, ref, q.get("labelSelector"),
+                                     all_namespaces, q.get("fieldSelector"))
+    for obj in listed["items"]:
+        meta = obj["metadata"]
+        one = res.Ref(ref.group, ref.version, ref.plural, meta.get("namespace", ""),
+                      meta["name"])
+        try:
+            await asyncio.to_thread(res.delete, svc, one, q.get("propagationPolicy"))
+        except NotFound:
+            continue  # gone meanwhile
+    return _json(listed)
 
 
 async def _sub(request: Request, svc: Services, ref: res.Ref, sub: str) -> Any:
@@ -266,6 +277,12 @@ def _routes(prefix: str) -> None:
     async def create_namespaced(request: Request, svc: Services = Depends(services)) -> Any:
         return await _create(request, svc, ref(request.path_params))
 
+    @router.delete(ns_path, operation_id=f"delete_collection_namespaced{tag}",
+                   openapi_extra=_doc(ns_path))
+    async def delete_collection_namespaced(request: Request, svc: Services = Depends(services)
+                                           ) -> Any:
+        return await _delete_collection(request, svc, ref(request.path_params))
+
     @router.get(ns_path + "/{name}", operation_id=f"get_namespaced{tag}",
                 openapi_extra=_doc(ns_path + "/{name}"))
     async def get_namespaced(request: Request, svc: Services = Depends(services)) -> Any:
@@ -302,6 +319,14 @@ def _routes(prefix: str) -> None:
                  openapi_extra=_doc(cl_path, _BODY))
     async def create_cluster(request: Request, svc: Services = Depends(services)) -> Any:
         return await _create(request, svc, ref(request.path_params))
+
+    @router.delete(cl_path, operation_id=f"delete_collection_cluster{tag}",
+                   openapi_extra=_doc(cl_path))
+    async def delete_collection_cluster(request: Request, svc: Services = Depends(services)
+                                        ) -> Any:
+        r = ref(request.path_params)
+        info = await asyncio.to_thread(res.info_for, r, None, svc)
+        return await _delete_collection(request, svc, r, info.namespaced)
 
     @router.get(cl_path + "/{name}", operation_id=f"get_cluster{tag}",
                 openapi_extra=_doc(cl_path + "/{name}"))

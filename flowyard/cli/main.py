@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import sys
 import time
@@ -11,12 +12,15 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from flowyard.cli.secrets import configmaps_app, secrets_app, volumes_app
 
+# -h as well as --help, on every command (Click hands it down to each subcommand's context).
 app = typer.Typer(help="Kubeflow on one machine.", no_args_is_help=True,
-                  pretty_exceptions_enable=False, add_completion=False)
+                  pretty_exceptions_enable=False, add_completion=False,
+                  context_settings={"help_option_names": ["-h", "--help"]})
 runs_app = typer.Typer(help="List and inspect pipeline runs.", no_args_is_help=True)
 app.add_typer(runs_app, name="runs")
 app.add_typer(secrets_app, name="secrets")
@@ -27,8 +31,25 @@ err = Console(stderr=True)
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}", highlight=False)
+    err.print(f"[red]error:[/red] {escape(message)}", highlight=False)
     return typer.Exit(code)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from flowyard import __version__
+
+        print(f"flowyard {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[bool, typer.Option(
+        "--version", help="Print Flowyard's version and exit", is_eager=True,
+        callback=_print_version)] = False,
+) -> None:
+    """Kubeflow on one machine."""
 
 
 def _store() -> Any:
@@ -38,10 +59,17 @@ def _store() -> Any:
 
 
 def _find_run(run_id: str) -> Any:
-    row = _store().find_run(run_id)
-    if row is None:
+    """A run by its id or a prefix of it; an ambiguous prefix names the runs it matches."""
+    shown = 10
+    found = _store().runs_matching(run_id, limit=shown + 1)
+    if not found:
         raise _fail(f"no run {run_id!r}")
-    return row
+    if len(found) > 1:
+        lines = "\n".join(f"  {r.id}  {r.display_name}  {r.state}" for r in found[:shown])
+        more = "\n  ... and more" if len(found) > shown else ""
+        raise _fail(f"run id prefix {run_id!r} is ambiguous; it matches:\n{lines}{more}\n"
+                    "give more of the id")
+    return found[0]
 
 
 def _result_json(run_id: str) -> str:
@@ -104,9 +132,9 @@ def run(
         if as_json:
             state = asyncio.run(drive(run_id, resume=is_resume, store=store))
         else:
-            from flowyard.cli.progress import LiveProgress
+            from flowyard.cli.progress import progress
 
-            with LiveProgress(store, run_id, title, console):
+            with progress(store, run_id, title, console):
                 state = asyncio.run(drive(run_id, resume=is_resume, store=store))
     except KeyboardInterrupt:
         # drive() has already recorded the run as CANCELED and stopped its tasks.
@@ -137,13 +165,28 @@ def runs_list(
         print(json.dumps([{"run_id": r.id, "name": r.display_name, "state": r.state,
                            "created_at": r.created_at.isoformat()} for r in rows]))
         return
-    table = Table("RUN ID", "NAME", "STATE", "CREATED", "DURATION")
+    header = ("RUN ID", "NAME", "STATE", "CREATED", "DURATION")
+    lines = []
     for r in rows:
         dur = ""
         if r.started_at and r.finished_at:
             dur = f"{(r.finished_at - r.started_at).total_seconds():.1f}s"
-        table.add_row(r.id, r.display_name, r.state, r.created_at.strftime("%Y-%m-%d %H:%M:%S"),
-                      dur)
+        lines.append((r.id, r.display_name, r.state, r.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+                      dur))
+    if not console.is_terminal:
+        # For a pipe or a file: whole values in aligned columns, whatever the width.
+        widths = [max(len(row[i]) for row in [header, *lines]) for i in range(len(header))]
+        for row in [header, *lines]:
+            print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+        return
+    table = Table(*header)
+    # An id is never cut (it is what the other commands take); the other columns fold.
+    table.columns[0].no_wrap = True
+    table.columns[0].min_width = max((len(r.id) for r in rows), default=6)
+    for column in table.columns[1:]:
+        column.overflow = "fold"
+    for line in lines:
+        table.add_row(*(escape(v) for v in line))
     console.print(table)
 
 
@@ -177,44 +220,35 @@ def runs_cancel(run_id: str) -> None:
 def logs(
     run_id: str,
     task: Annotated[str, typer.Argument(help="Task name or path; all tasks if omitted")] = "",
-    follow: Annotated[bool, typer.Option("-f", "--follow", help="Stream until it ends")] = False,
+    follow: Annotated[bool, typer.Option(
+        "-f", "--follow", help="Keep printing until the run ends, waiting for tasks")] = False,
 ) -> None:
-    """A task's stdout and stderr (or every task's, one after the other)."""
-    store = _store()
+    """A task's stdout and stderr (or every task's, each under a header)."""
+    from flowyard.cli.logs import LogsError, RunLogs
+
     row = _find_run(run_id)
-    tasks = [t for t in store.tasks(row.id) if t.log_path]
-    if task:
-        tasks = [t for t in tasks if task in (t.name, t.path)]
-        if not tasks:
-            raise _fail(f"run {row.id} has no task {task!r} with logs")
-    if follow and task:
-        _follow(store, row.id, tasks[0])
-        return
-    for t in tasks:
-        if not task:
-            console.rule(f"{t.path} ({t.state.lower()})")
-        path = Path(t.log_path)
-        if path.exists():
-            sys.stdout.write(path.read_text(errors="replace"))
+
+    def header(text: str) -> None:
+        if console.is_terminal:
+            console.rule(text)
+        else:
+            console.print(f"==> {text} <==", highlight=False, markup=False, soft_wrap=True)
+        console.file.flush()
+
     sys.stdout.flush()
-
-
-def _follow(store: Any, run_id: str, t: Any) -> None:
-    path = Path(t.log_path)
-    pos = 0
-    while True:
-        if path.exists():
-            with path.open("rb") as f:
-                f.seek(pos)
-                chunk = f.read()
-                pos += len(chunk)
-            sys.stdout.write(chunk.decode(errors="replace"))
-            sys.stdout.flush()
-        current = store.get_task(t.id)
-        ended = current is None or current.state not in ("PENDING", "RUNNING")
-        if ended and (not path.exists() or path.stat().st_size == pos):
-            return
-        time.sleep(0.2)
+    reader = RunLogs(_store(), row.id, task, sys.stdout.buffer, header)
+    try:
+        if follow:
+            state = reader.follow()
+            err.print(f"run {row.id} {state}", highlight=False)
+        else:
+            reader.show()
+    except LogsError as exc:
+        raise _fail(str(exc)) from None
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+    finally:
+        sys.stdout.flush()
 
 
 @app.command()
@@ -236,8 +270,25 @@ from flowyard.cli.kube import register as _register_kube  # noqa: E402  (flowyar
 _register_kube(app)
 
 
+def command() -> Any:
+    """The command tree with `--version` on every command (`flowyard run --version`), not
+    only on `flowyard` itself, as -h is: the root's option, as Typer built it, is shared."""
+    root = typer.main.get_command(app)
+    version = copy.copy(next(p for p in root.params if "--version" in p.opts))
+    version.expose_value = False  # a command's own function has no `version` parameter
+
+    def add(cmd: Any) -> None:
+        if not any("--version" in p.opts for p in cmd.params):
+            cmd.params.append(version)
+        for sub in getattr(cmd, "commands", {}).values():
+            add(sub)
+
+    add(root)
+    return root
+
+
 def main() -> None:
-    app()
+    command()(prog_name="flowyard")
 
 
 if __name__ == "__main__":

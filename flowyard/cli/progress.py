@@ -46,6 +46,70 @@ def render(title: str, tasks: list[Task]) -> Tree:
     return tree
 
 
+def progress(store: Store, run_id: str, title: str, console: Console
+             ) -> LiveProgress | PlainProgress:
+    """The live tree on a terminal; plain lines, one per change of a task's state, when the
+    output goes to a file or a pipe (where a redrawn tree would come out as one final frame)."""
+    if console.is_terminal:
+        return LiveProgress(store, run_id, title, console)
+    return PlainProgress(store, run_id, title, console)
+
+
+def task_label(t: Task, by_id: dict[str, Task]) -> str:
+    """The task's place in the run: `for-loop-1 [0] 3 / train` for a loop iteration's task."""
+    names = [t.name]
+    parent = by_id.get(t.parent_id or "")
+    while parent is not None:
+        names.append(parent.name)
+        parent = by_id.get(parent.parent_id or "")
+    return " / ".join(reversed(names))
+
+
+class PlainProgress:
+    POLL_S = 0.25
+
+    def __init__(self, store: Store, run_id: str, title: str, console: Console) -> None:
+        self.store, self.run_id, self.title, self.console = store, run_id, title, console
+        self._seen: dict[str, str] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def __enter__(self) -> PlainProgress:
+        self._line(self.title)
+        self._thread.start()
+        return self
+
+    def _line(self, text: str) -> None:
+        self.console.print(text, highlight=False, markup=False, soft_wrap=True)
+        self.console.file.flush()
+
+    def _report(self) -> None:
+        tasks = self.store.tasks(self.run_id)
+        by_id = {t.id: t for t in tasks}
+        for t in tasks:
+            if self._seen.get(t.id) == t.state:
+                continue
+            self._seen[t.id] = t.state
+            stamp = utcnow().strftime("%H:%M:%S")
+            line = f"{stamp}  {task_label(t, by_id)}  {t.state.lower()}"
+            if t.state in ("SUCCEEDED", "FAILED", "CANCELED") and t.started_at:
+                line += f"  {_duration(t)}"
+            if t.state == "CACHED":
+                line += "  (from cache)"
+            if t.state == "FAILED" and t.error and t.kind in ("container", "importer"):
+                line += f": {t.error}"
+            self._line(line)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.POLL_S):
+            self._report()
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._report()
+
+
 class LiveProgress:
     def __init__(self, store: Store, run_id: str, title: str, console: Console) -> None:
         self.store, self.run_id, self.title = store, run_id, title

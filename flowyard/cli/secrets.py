@@ -11,6 +11,17 @@ from rich.console import Console
 from rich.table import Table
 
 console = Console()
+MAX_SIZE = 1024 * 1024
+
+
+def _checked_key(key: str, option: str) -> str:
+    from flowyard.store.secrets import key_problems
+
+    problems = key_problems(key)
+    if problems:
+        # Keys become file names when mounted as a volume: nothing may walk out of it.
+        raise typer.BadParameter(f"{option}: key {key!r}: {'; '.join(problems)}")
+    return key
 
 
 def _pairs(literals: list[str], files: list[str]) -> dict[str, str]:
@@ -19,15 +30,21 @@ def _pairs(literals: list[str], files: list[str]) -> dict[str, str]:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise typer.BadParameter(f"--from-literal {key!r}...: expected KEY=VALUE")
-        data[key] = value
+        data[_checked_key(key, "--from-literal")] = value
     for item in files:
         key, sep, path = item.partition("=")
         if not sep:
             key, path = Path(item).name, item
+        _checked_key(key, "--from-file")
         try:
+            if Path(path).stat().st_size > MAX_SIZE:
+                raise typer.BadParameter(f"--from-file {path}: larger than {MAX_SIZE} bytes, "
+                                         "Kubernetes' limit for a Secret or ConfigMap")
             data[key] = Path(path).read_text()
         except OSError as exc:
             raise typer.BadParameter(f"--from-file {path}: {exc.strerror}") from exc
+        except UnicodeDecodeError:
+            raise typer.BadParameter(f"--from-file {path}: not UTF-8 text") from None
     if not data:
         raise typer.BadParameter("give at least one --from-literal KEY=VALUE or --from-file")
     return data

@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 err = Console(stderr=True)
 
@@ -48,8 +49,15 @@ def up(
     if not _loopback(host):
         err.print(f"[yellow]warning:[/yellow] listening on {host}: the API has no "
                   "authentication, and anyone who reaches it can run code as this user")
-    get_executor("local").warm_up()  # type: ignore[attr-defined]
     url_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    from flowyard.cli.home_lock import HomeInUse, hold
+
+    try:
+        lock = hold(settings().home, f"http://{url_host}:{port}")
+    except HomeInUse as exc:
+        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
+        raise typer.Exit(1) from None
+    get_executor("local").warm_up()  # type: ignore[attr-defined]
     info = server_file()
     info.parent.mkdir(parents=True, exist_ok=True)
     info.write_text(json.dumps({"url": f"http://{url_host}:{port}", "pid": os.getpid()}))
@@ -66,3 +74,4 @@ def up(
         with contextlib.suppress(OSError, ValueError):
             if json.loads(info.read_text()).get("pid") == os.getpid():
                 info.unlink()
+        os.close(lock)

@@ -88,3 +88,51 @@ def resource_list(kinds: Iterable[KindInfo], group_name: str, version: str
     gv = f"{group_name}/{version}" if group_name else version
     return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv,
             "resources": resources}
+
+
+AGGREGATED = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+
+
+def wants_aggregated(accept: str) -> bool:
+    """kubectl 1.32 asks for aggregated discovery (v2) first; answer it when asked."""
+    first = accept.split(",")[0] if accept else ""
+    return "as=APIGroupDiscoveryList" in first and "v=v2" in first and "v2beta1" not in first
+
+
+def _aggregated_resource(k: KindInfo) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "resource": k.plural, "singularResource": k.singular,
+        "responseKind": {"group": k.group, "version": k.version, "kind": k.kind},
+        "scope": "Namespaced" if k.namespaced else "Cluster", "verbs": VERBS}
+    if k.short_names:
+        out["shortNames"] = list(k.short_names)
+    if k.categories:
+        out["categories"] = list(k.categories)
+    subs = []
+    for sub in k.subresources:
+        kind = ({"group": "autoscaling", "version": "v1", "kind": "Scale"} if sub == "scale"
+                else {"group": k.group, "version": k.version, "kind": k.kind})
+        subs.append({"subresource": sub, "responseKind": kind,
+                     "verbs": ["get"] if sub == "log" else ["get", "patch", "update"]})
+    if subs:
+        out["subresources"] = subs
+    return out
+
+
+def aggregated(kinds: Iterable[KindInfo], core: bool) -> dict[str, Any]:
+    """The APIGroupDiscoveryList of /api (core: the "" group) or /apis (every other group),
+    versions in preference order."""
+    by_group: dict[str, dict[str, list[KindInfo]]] = {}
+    for k in kinds:
+        if (k.group == "") == core:
+            by_group.setdefault(k.group, {}).setdefault(k.version, []).append(k)
+    items = []
+    for name in sorted(by_group):
+        versions = sorted(by_group[name], key=version_priority, reverse=True)
+        items.append({"metadata": {"name": name, "creationTimestamp": None}, "versions": [
+            {"version": v, "freshness": "Current", "resources": [
+                _aggregated_resource(k) for k in sorted(by_group[name][v],
+                                                        key=lambda k: k.plural)]}
+            for v in versions]})
+    return {"kind": "APIGroupDiscoveryList", "apiVersion": "apidiscovery.k8s.io/v2",
+            "metadata": {}, "items": items}

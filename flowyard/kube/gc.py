@@ -114,9 +114,15 @@ def _empty_namespace(rs: ResourceStore, ns: Resource, rows: list[Resource]) -> i
 
 
 async def run(store: Store, stop: asyncio.Event, interval: float = INTERVAL_S) -> None:
+    rs = ResourceStore(store)
+    seen = -1
     while not stop.is_set():
         try:
-            await asyncio.to_thread(collect, store)
+            # A pass reads every object: only when something was written since the last one.
+            current = await asyncio.to_thread(rs.current_version)
+            if current != seen:
+                await asyncio.to_thread(collect, store)
+                seen = current
         except Exception:
             log.exception("garbage collection pass failed; trying again")
         with contextlib.suppress(TimeoutError):

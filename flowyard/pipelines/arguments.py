@@ -38,6 +38,7 @@ def bind(spec: dict[str, Any], arguments: dict[str, Any]) -> dict[str, Any]:
         if name not in params:
             raise PipelineError(_unknown(name, params))
     bound: dict[str, Any] = {}
+    missing: list[str] = []
     for name, d in params.items():
         ptype = d.get("parameterType", "STRING")
         if arguments.get(name) is not None:
@@ -48,7 +49,11 @@ def bind(spec: dict[str, Any], arguments: dict[str, Any]) -> dict[str, Any]:
             except ValueError:
                 bound[name] = d["defaultValue"]
         elif not d.get("isOptional"):
-            raise PipelineError(f"missing required pipeline parameter {name!r} ({ptype})")
+            missing.append(f"{name!r} ({ptype})")
+    if missing:
+        # All of them at once: a user should not have to discover them one run at a time.
+        plural = "s" if len(missing) > 1 else ""
+        raise PipelineError(f"missing required pipeline parameter{plural} {', '.join(missing)}")
     for name, d in arts.items():
         if not d.get("isOptional"):
             raise PipelineError(f"pipeline input artifact {name!r} cannot be supplied to a local "

@@ -19,6 +19,7 @@ from flowyard.pipelines.cache import cache_key
 from flowyard.pipelines.context import RunContext
 from flowyard.pipelines.errors import TaskError
 from flowyard.pipelines.executor_io import build_executor_input, collect_outputs, runtime_artifact
+from flowyard.pipelines.imports import bring_in, copy_custom_path
 from flowyard.pipelines.logs import failure_summary
 from flowyard.pipelines.placeholders import JobContext, resolve_command, resolve_text
 from flowyard.pipelines.platform_spec import TaskPlatform, release
@@ -69,7 +70,7 @@ class ExecutorTask:
     async def run(self, params: dict[str, Any], arts: dict[str, list[dict[str, Any]]]
                   ) -> TaskResult:
         if "importer" in self.executor:
-            return self._import(params)
+            return await self._import(params)
         container = self.executor["container"]
         image = str(container.get("image", ""))
         if image.startswith("argostub/") and not container.get("command"):
@@ -110,15 +111,17 @@ class ExecutorTask:
         return TaskResult("CACHED", _with_ids(outputs, stored), self.task_id)
 
     # importer ----------------------------------------------------------------------
-    def _import(self, params: dict[str, Any]) -> TaskResult:
+    async def _import(self, params: dict[str, Any]) -> TaskResult:
         spec = self.executor["importer"]
         src = spec.get("artifactUri", {})
         uri = src.get("constant") if "constant" in src else params.get(src.get("runtimeParameter", ""))
         if not uri:
             raise TaskError("importer: artifactUri has no value")
-        uri = str(uri)
-        if uri.startswith("file://"):
-            uri = uri[len("file://"):]
+        try:
+            # A local file is copied into the artifact store (off the loop: it may be large).
+            uri = await asyncio.to_thread(bring_in, str(uri), self.ctx, self.task_id, self.path)
+        except TaskError as exc:
+            return self._fail(str(exc), 1)
         probe = {"inputs": {"parameterValues": params}}
         metadata = json.loads(resolve_text(json.dumps(spec.get("metadata", {})), probe, self.job()))
         art = runtime_artifact("artifact", spec.get("typeSchema", {}), uri, metadata)
@@ -205,8 +208,9 @@ class ExecutorTask:
             argv = self._place(argv, container, env, task_dir)
             work = Work(self.task_id, argv, env, log, str(task_dir), None, resources)
             work.mounts = [(m.source, m.target, m.read_only) for m in self.platform.mounts]
-        # Secret values the task was given never reach its stored or streamed log.
-        work.log_policy = LogPolicy(mask=list(self.platform.secret_values))
+        # Secret values the task was given (env and volume files) never reach its stored or
+        # streamed log: the executor masks them (issue 8, item 5).
+        work.log_policy = LogPolicy(mask=self.platform.mask_values())
         return work, ex
 
     def _stage_inputs(self, arts: dict[str, list[dict[str, Any]]], task_dir: Path
@@ -359,7 +363,7 @@ class ExecutorTask:
                 message, tail = failure_summary(str(log), outcome.code)
                 if outcome.oom_killed:
                     message = (f"OOMKilled: the task went over its memory limit of "
-                               f"{_bytes(limit)} and was killed (exit code 137)")
+                               f"{_limit_text(container, limit)} and was killed (exit code 137)")
                 elif outcome is _DEADLINE:
                     message = (f"DeadlineExceeded: timed out after {self.platform.timeout:g}s "
                                "(kubernetes.set_timeout)")
@@ -430,7 +434,7 @@ class ExecutorTask:
             for art in arts:
                 custom = art.pop("custom_path", None)
                 if custom and self.ctx.artifacts.is_local:
-                    _copy(custom, art["uri"])
+                    copy_custom_path(custom, art["uri"], self.ctx)
                 elif custom:
                     art["uri"] = custom
         if self.ctx.artifacts.is_local:
@@ -453,26 +457,16 @@ class ExecutorTask:
         return TaskResult("FAILED", empty_outputs(), self.task_id, message)
 
 
-def _copy(source: str, target: str) -> None:
-    src = Path(source)
-    if not src.exists():
-        raise TaskError(f"output artifact custom path {source} does not exist")
-    Path(target).parent.mkdir(parents=True, exist_ok=True)
-    if src.is_dir():
-        shutil.copytree(src, target, dirs_exist_ok=True)
-    else:
-        shutil.copyfile(src, target)
-
-
 _SAVED_INPUT = "executor_input.json"
 _DEADLINE = Exit(137, 9)  # what a task stopped at its kubernetes.set_timeout deadline reads as
 
 
-def _bytes(n: int) -> str:
-    for unit, size in (("Gi", 2**30), ("Mi", 2**20), ("Ki", 2**10)):
-        if n >= size and n % size == 0:
-            return f"{n // size}{unit}"
-    return f"{n} bytes"
+def _limit_text(container: dict[str, Any], limit: int) -> str:
+    """The limit as the pipeline gave it, and in bytes."""
+    spec = container.get("resources", {})
+    given = spec.get("resourceMemoryLimit") or (
+        f"{spec['memoryLimit']}G" if spec.get("memoryLimit") else "")
+    return f"{given} ({limit} bytes)" if given else f"{limit} bytes"
 
 
 def _inputs_view(params: dict[str, Any], arts: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:

@@ -6,19 +6,23 @@ as an event, never silently dropped."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import socket
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from flowyard.pipelines.errors import TaskError
+from flowyard.resources.meta import check_name
+from flowyard.store.secrets import key_problems
 
 # Keys of an executor's platform config that only mean something to a Kubernetes scheduler.
 NO_LOCAL_MEANING = ("nodeSelector", "tolerations", "nodeAffinity", "podAffinity",
                     "securityContext", "imagePullSecret",
                     "imagePullPolicy", "enabledSharedMemory")
+MIN_LINE = 4  # characters: shorter lines of a multi-line secret are not masked alone
 _FIELD = re.compile(r"^metadata\.(labels|annotations)\['([^']+)'\]$")
 
 
@@ -38,6 +42,22 @@ class TaskPlatform:
     ignored: list[str] = field(default_factory=list)
     secret_values: list[str] = field(default_factory=list)
     timeout: float | None = None
+
+    def mask_values(self) -> list[str]:
+        """What the task's log must not show: every value of a Secret injected into it (env
+        or volume), as injected (decoded), longest first so a value that holds another is
+        masked whole. As GitHub Actions does, every registered value is masked whatever its
+        length; each line of a multi-line value is masked too (a log is read line by line),
+        except lines under MIN_LINE characters, which would blank every brace of a JSON one.
+        Values that are only whitespace cannot be told apart from the log's own spacing."""
+        found: set[str] = set()
+        for value in self.secret_values:
+            if value.strip():
+                found.add(value)
+            if "\n" in value or "\r" in value:
+                found.update(line.strip() for line in value.splitlines()
+                             if len(line.strip()) >= MIN_LINE)
+        return sorted(found, key=lambda v: (-len(v), v))
 
 
 @dataclass
@@ -102,15 +122,17 @@ class PlatformResolver:
                     out.env[pair["envVar"]] = data[pair[data_key]]
                     if kind == "Secret":
                         out.secret_values.append(data[pair[data_key]])
-            for item in cfg.get(f"{_lower(kind)}AsVolume") or []:
+            for i, item in enumerate(cfg.get(f"{_lower(kind)}AsVolume") or []):
                 name = self._name(item, name_key, legacy)
                 data = self._lookup(kind, name, item)
                 if data is None:
                     continue
-                folder = self.mounts_dir / f"{_lower(kind)}-{name}"
-                folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-                for key, value in data.items():
-                    (folder / key).write_text(value)
+                # One folder per volume: the same Secret may be mounted twice, with other items.
+                folder = self.mounts_dir / f"{_lower(kind)}-{name}-{i}"
+                written = write_volume(folder, f"{kind} {name!r}", data, item.get("items"),
+                                       bool(item.get("optional")))
+                if kind == "Secret":
+                    out.secret_values.extend(written)
                 out.mounts.append(Mount(str(folder), item["mountPath"], read_only=True))
         for item in cfg.get("pvcMount") or []:
             name = self._name(item, "pvcNameParameter", "constant")
@@ -143,6 +165,11 @@ class PlatformResolver:
             if item.get("optional"):
                 return None
             raise TaskError(f"{_lower(kind)}: no {kind} name given")
+        try:
+            # A name may come from a pipeline parameter, and it names a folder.
+            check_name(name, f"{kind} name")
+        except ValueError as exc:
+            raise TaskError(str(exc)) from None
         data = self.secrets.get(name, kind=kind)
         if data is None and not item.get("optional"):
             cmd = "secrets" if kind == "Secret" else "configmaps"
@@ -165,6 +192,56 @@ class PlatformResolver:
             "status.podIP": "127.0.0.1",
             "status.hostIP": "127.0.0.1",
         }.get(path, "")
+
+
+def write_volume(folder: Path, what: str, data: dict[str, str],
+                 items: list[dict[str, Any]] | None = None, optional: bool = False) -> list[str]:
+    """Write a Secret's or ConfigMap's keys as the files of a volume, as the kubelet does:
+    every key, or with `items` (Kubernetes' KeyToPath) the keys listed, each at its `path`.
+    Keys and paths are checked again here, whatever the store holds: a file is never written
+    outside `folder`. Returns the values written."""
+    files: dict[str, str] = {}
+    for key in data:
+        problems = key_problems(key)
+        if problems:
+            raise TaskError(f"{what}: key {key!r} cannot be a file name in a volume: "
+                            f"{'; '.join(problems)}")
+    if items:
+        for i, entry in enumerate(items):
+            key, rel = str(entry.get("key", "")), str(entry.get("path", ""))
+            if key not in data:
+                if optional:
+                    continue
+                raise TaskError(f"{what}: items[{i}].key {key!r} is not one of its keys "
+                                f"({', '.join(sorted(data))})")
+            files[_local_path(what, i, rel)] = data[key]
+    else:
+        files = dict(data)
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    base = folder.resolve()
+    for rel, value in files.items():
+        target = folder / rel
+        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if not target.parent.resolve().is_relative_to(base):
+            raise TaskError(f"{what}: {rel!r} would be written outside its volume")
+        # Written aside and renamed over: a link found at the target is replaced, never
+        # followed, and a reader sees the whole value or the one before.
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(value)
+        os.replace(tmp, target)
+    return list(files.values())
+
+
+def _local_path(what: str, i: int, rel: str) -> str:
+    """A KeyToPath path as Kubernetes validates it: relative, no '..' element, not
+    starting with '..'."""
+    parts = PurePosixPath(rel).parts
+    if not rel or rel.startswith("/") or ".." in parts or rel.startswith(".."):
+        raise TaskError(f"{what}: items[{i}].path {rel!r} must be a relative path without "
+                        "'..' (it names a file inside the volume)")
+    return str(PurePosixPath(*parts))
 
 
 def scratch_dir(task_id: str) -> Path:

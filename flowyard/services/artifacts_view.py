@@ -7,12 +7,19 @@ from __future__ import annotations
 import csv
 import io
 import json
-from typing import Any
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, BinaryIO
 
 from sqlalchemy import String, cast, select
 
+from flowyard.artifacts import ArtifactStore
+from flowyard.config import settings
+from flowyard.file_guard import RefusedPath
 from flowyard.services.context import Services
-from flowyard.services.errors import NotFound
+from flowyard.services.errors import Forbidden, NotFound
+from flowyard.services.zip_stream import zip_chunks
 from flowyard.store.query import Page, Predicate, list_page
 from flowyard.store.schema import Artifact, Run, Task
 
@@ -102,37 +109,41 @@ def lineage(svc: Services, artifact_id: str) -> dict[str, Any]:
     return {"artifact": art, "producer": prod, "consumers": consumers}
 
 
-def _fs_for(uri: str) -> tuple[Any, str]:
-    from fsspec.core import url_to_fs
-
-    return url_to_fs(uri)
+def _store() -> ArtifactStore:
+    return ArtifactStore(settings().artifact_root)
 
 
 def read_bytes(uri: str, limit: int = PREVIEW_BYTES) -> tuple[bytes, bool]:
     """Up to `limit` bytes of the artifact's file (or its single file, for a folder) and
-    whether there was more."""
-    fs, path = _fs_for(uri)
-    if not fs.exists(path):
-        # Components often write beside the given path (`model.path + ".npz"`).
-        near = fs.glob(path + ".*")
+    whether there was more. Raises RefusedPath for what lies outside the artifact root."""
+    store = _store()
+    if not store.exists_readable(uri):
+        near = store.beside(uri)
         if len(near) != 1:
             return b"", False
-        path = near[0]
-    if fs.isdir(path):
-        files = [f for f in fs.find(path) if fs.isfile(f)]
+        uri = near[0]
+    if store.is_dir(uri):
+        files = []
+        for rel, path, _ in store.files(uri):
+            files.append((rel, path))
+            if len(files) > 200:
+                break
         if len(files) != 1:
-            listing = "\n".join(f[len(path):].lstrip("/") for f in files[:200])
+            listing = "\n".join(rel for rel, _ in files[:200])
             return listing.encode(), len(files) > 200
-        path = files[0]
-    with fs.open(path, "rb") as f:
+        uri = files[0][1]
+    with store.open_read(uri) as f:
         data = f.read(limit + 1)
     return data[:limit], len(data) > limit
 
 
 def preview(uri: str, type_: str = "", name: str = "") -> dict[str, Any]:
     """What the UI shows for an artifact's content: `kind` is one of image, csv, json,
-    text, binary, missing; `ui_metadata` is set for a v1 mlpipeline-ui-metadata file."""
-    data, truncated = read_bytes(uri)
+    text, binary, missing, refused; `ui_metadata` is set for a v1 mlpipeline-ui-metadata file."""
+    try:
+        data, truncated = read_bytes(uri)
+    except RefusedPath as exc:
+        return {"kind": "refused", "reason": str(exc), "truncated": False}
     if not data:
         return {"kind": "missing", "truncated": False}
     for magic, mime in IMAGE_TYPES.items():
@@ -169,26 +180,42 @@ def parse_csv(text: str) -> list[list[str]]:
 
 
 def read_source(source: str, storage: str = "") -> str:
-    """A v1 visualization's `source`: inline text, or a path/URI to read (bounded)."""
+    """A v1 visualization's `source`: inline text, or a path/URI inside the artifact root to
+    read (bounded). Raises RefusedPath for anything else (`source: /etc/passwd`)."""
     if storage == "inline":
         return source
     data, _ = read_bytes(source)
     return data.decode(errors="replace")
 
 
-def open_for_download(svc: Services, artifact_id: str) -> tuple[str, Any, bool]:
-    """(file name, an open binary file, is_zip). A folder artifact is zipped in memory."""
-    art = get(svc, artifact_id)
-    fs, path = _fs_for(art["uri"])
-    if not fs.exists(path):
-        raise NotFound(f"artifact {artifact_id}: {art['uri']} no longer exists")
-    if fs.isdir(path):
-        import zipfile
+@dataclass
+class Download:
+    name: str
+    chunks: Iterator[bytes]
+    media_type: str
+    is_zip: bool
 
-        buf = io.BytesIO()
-        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-            for f in fs.find(path):
-                zf.writestr(f[len(path):].lstrip("/"), fs.cat_file(f))
-        buf.seek(0)
-        return f"{art['name']}.zip", buf, True
-    return art["name"], fs.open(path, "rb"), False
+
+def _file_chunks(f: BinaryIO) -> Iterator[bytes]:
+    with f:
+        while chunk := f.read(1 << 16):
+            yield chunk
+
+
+def open_for_download(svc: Services, artifact_id: str) -> Download:
+    """The artifact's bytes, lazily: a file as it is, a folder as a zip built while it is
+    sent. Raises NotFound, or Forbidden for a URI outside the artifact root."""
+    art = get(svc, artifact_id)
+    store = _store()
+    try:
+        if not store.exists_readable(art["uri"]):
+            raise NotFound(f"artifact {artifact_id}: {art['uri']} no longer exists")
+        if store.is_dir(art["uri"]):
+            entries = ((rel, partial(store.open_read, uri), size)
+                       for rel, uri, size in store.files(art["uri"]))
+            return Download(f"{art['name']}.zip", zip_chunks(entries, RefusedPath),
+                            "application/zip", True)
+        f = store.open_read(art["uri"])
+    except RefusedPath as exc:
+        raise Forbidden(f"artifact {artifact_id}: {exc}") from None
+    return Download(art["name"], _file_chunks(f), "application/octet-stream", False)

@@ -27,6 +27,12 @@ class FailedPrecondition(ApiError):
     status, code = 400, 9
 
 
+class Forbidden(ApiError):
+    """Refused whoever asks: e.g. a file outside the artifact root."""
+
+    status, code = 403, 7
+
+
 class NotFound(ApiError):
     status, code = 404, 5
 

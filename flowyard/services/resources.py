@@ -28,7 +28,6 @@ from flowyard.services.served_kinds import crd_kinds
 from flowyard.services.writes import (
     WriteOptions,
     schema_of,
-    scrub_last_applied,
     strict_unknown,
     with_managed,
 )
@@ -136,6 +135,7 @@ def _checked(ref: Ref, body: Any, svc: Services | None = None,
             body = crds.validate(body, info.schema, strict)
         if (info.group, info.kind) == (crds.GROUP, "CustomResourceDefinition"):
             crds.check(body)
+        secret_objects.check_keys(info, body)
     except ObjectError as exc:
         raise Invalid(body["kind"], str(name), exc, info.group) from None
     except crds.UnknownFields as exc:
@@ -169,7 +169,16 @@ def _expected_rv(body: dict[str, Any]) -> int | None:
                               "gave out") from None
 
 
+# Kinds the API server itself looks after (kube/gc.py, kube/crds.py) or that only hold data.
+_NEEDS_NO_CONTROLLER = {("", "Namespace"), ("", "ServiceAccount"), ("", "Endpoints"),
+                        ("", "Event"), ("events.k8s.io", "Event"),
+                        ("discovery.k8s.io", "EndpointSlice"),
+                        ("apiextensions.k8s.io", "CustomResourceDefinition")}
+
+
 def _no_controller_event(svc: Services, info: kinds.KindInfo, ref: Ref, name: str) -> None:
+    if (info.group, info.kind) in _NEEDS_NO_CONTROLLER:
+        return
     if not has_controller(info.group, info.kind):
         ResourceStore(svc.store).add_event(
             info.kind, ref.namespace, name, "NoController",
@@ -186,7 +195,7 @@ def _secret_values(info: kinds.KindInfo, body: dict[str, Any]) -> tuple[
         out, values = secret_objects.take_values(body)
     except ObjectError as exc:
         raise Invalid(info.kind, str(body["metadata"].get("name", "")), exc) from None
-    return scrub_last_applied(out), values
+    return out, values  # take_values also redacts the values in the last-applied copy
 
 
 def create(svc: Services, ref: Ref, body: Any, opts: WriteOptions | None = None
@@ -253,6 +262,9 @@ def replace(svc: Services, ref: Ref, body: Any, opts: WriteOptions | None = None
     current = get(svc, ref)
     body = with_managed(info, current, body, opts)
     body, values = _secret_values(info, body)
+    if values is None and secret_objects.is_secret(info):
+        # No data given: the values stay, and so do the annotations that describe them.
+        body = secret_objects.keep_annotations(body, get(svc, ref))
     spec_side, labels = _spec_side(body)
     # A kind without a status subresource takes its status with the object.
     status = None if "status" in info.subresources else body.get("status")
@@ -260,6 +272,9 @@ def replace(svc: Services, ref: Ref, body: Any, opts: WriteOptions | None = None
         raise InvalidArgument("status: expected an object")
     if opts.dry_run:
         return {**current, **body}
+    # The object first (a conflict or a missing object then changes nothing); it carries the
+    # values' digest, so changed values are a new resourceVersion. A crash between the two
+    # writes is mended by the next apply: the values are compared with the stored ones.
     out = _write(svc, ref, _expected_rv(body), body=spec_side, labels=labels,
                  version=ref.version, status=status)
     if values is not None:
@@ -299,7 +314,7 @@ def patch_(svc: Services, ref: Ref, body: Any, content_type: str = "",
     opts = opts or WriteOptions()
     info = info_for(ref, svc=svc)
     if "apply-patch" in content_type:
-        return server_side_apply(svc, ref, info, body, opts)
+        return server_side_apply(svc, ref, info, body, opts)[0]
     current = get(svc, ref)
     if secret_objects.is_secret(info):
         # Patch what the object holds, values included, so keys not patched are kept.
@@ -317,7 +332,8 @@ def patch_(svc: Services, ref: Ref, body: Any, content_type: str = "",
 
 
 def server_side_apply(svc: Services, ref: Ref, info: kinds.KindInfo, body: Any,
-                      opts: WriteOptions) -> dict[str, Any]:
+                      opts: WriteOptions) -> tuple[dict[str, Any], bool]:
+    """The object after `opts.manager` applied `body`, and whether it was created."""
     if not isinstance(body, dict):
         raise InvalidArgument("an apply patch must be a YAML or JSON object")
     if not opts.manager:
@@ -339,12 +355,9 @@ def server_side_apply(svc: Services, ref: Ref, info: kinds.KindInfo, body: Any,
     keep = WriteOptions(opts.manager, opts.validation, opts.force, opts.dry_run,
                         {"keep_managed": True})
     if live is None:
-        return create(svc, ref, result, keep)
+        return create(svc, ref, result, keep), True
     result["metadata"]["resourceVersion"] = live["metadata"]["resourceVersion"]
-    out = replace(svc, ref, result, keep)
-    if "status" in (body or {}) and "status" not in info.subresources:
-        return out
-    return out
+    return replace(svc, ref, result, keep), False
 
 
 class ApplyConflicted(Aborted):
@@ -416,18 +429,13 @@ def apply(svc: Services, obj: Any, namespace: str = "default") -> tuple[str, dic
         current = ResourceStore(svc.store).get(ref.key())
     except store_errors.NotFound:
         return "created", create(svc, ref, obj)
-    _, checked = _checked(ref, obj, svc)
-    spec_side, labels = _spec_side(checked)
-    managed = (current.body.get("metadata") or {}).get("managedFields")
-    if managed is not None:
-        spec_side.setdefault("metadata", {})["managedFields"] = managed
-    deleting = (current.body.get("metadata") or {}).get("deletionTimestamp")
-    if deleting:
-        spec_side.setdefault("metadata", {})["deletionTimestamp"] = deleting
-    if spec_side == current.body and labels == (current.labels or {}):
-        return "unchanged", render(current)
-    return "configured", _write(svc, ref, None, body=spec_side, labels=labels,
-                                version=ref.version)
+    body = {k: v for k, v in obj.items() if k != "status"}
+    body["metadata"] = {k: v for k, v in meta.items() if k != "resourceVersion"}
+    # Through replace, so a Secret's values are compared with the stored ones (a change is a
+    # new resourceVersion) and never land in the resources table.
+    out = replace(svc, ref, body)
+    same = out["metadata"]["resourceVersion"] == str(current.resource_version)
+    return ("unchanged" if same else "configured"), out
 
 
 def log_path(group: str, plural: str, namespace: str, name: str) -> Path:

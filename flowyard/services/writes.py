@@ -1,11 +1,9 @@
 """What every write does besides storing: its options (fieldManager, fieldValidation, force,
-dryRun), strict field validation of Kubernetes' kinds, the managedFields it records, and
-keeping an applied Secret's values out of its last-applied annotation."""
+dryRun), strict field validation of Kubernetes' kinds, the managedFields it records."""
 
 from __future__ import annotations
 
 import copy
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,26 +88,3 @@ def schema_of(info: kinds.KindInfo) -> tuple[dict[str, Any], dict[str, Any]]:
         if name:
             return {"$ref": f"#/definitions/{name}"}, schemas.builtin_definitions()
     return (info.schema or {}), {}
-
-
-LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
-
-
-def scrub_last_applied(secret: dict[str, Any]) -> dict[str, Any]:
-    """kubectl apply copies the whole manifest, values included, into an annotation; keep
-    the key names there and drop the values, which belong only to the secret store."""
-    annotations = (secret.get("metadata") or {}).get("annotations") or {}
-    raw = annotations.get(LAST_APPLIED)
-    if not raw:
-        return secret
-    try:
-        applied = json.loads(raw)
-    except ValueError:
-        applied = {}
-    if isinstance(applied, dict):
-        for field in ("data", "stringData"):
-            if isinstance(applied.get(field), dict):
-                applied[field] = {k: "" for k in applied[field]}
-    secret = copy.deepcopy(secret)
-    secret["metadata"]["annotations"][LAST_APPLIED] = json.dumps(applied, sort_keys=True)
-    return secret

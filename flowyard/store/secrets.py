@@ -3,8 +3,11 @@ outside the database, so neither the store nor its backups hold them in plain te
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
+import re
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -15,28 +18,79 @@ from flowyard.store.schema import Secret, utcnow
 from flowyard.store.store import Store
 
 KINDS = ("Secret", "ConfigMap")
+MAX_KEY_LENGTH = 253
+_KEY = re.compile(r"[-._a-zA-Z0-9]+")
+KEY_FORMAT = ("a valid config key must consist of alphanumeric characters, '-', '_' or '.' "
+              "(e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is "
+              "'[-._a-zA-Z0-9]+')")
+
+
+def key_problems(key: str) -> list[str]:
+    """What is wrong with a Secret/ConfigMap key, in Kubernetes' words (IsConfigMapKey).
+    Keys become file names when mounted, so nothing that walks a path gets through."""
+    problems = []
+    if len(key) > MAX_KEY_LENGTH:
+        problems.append(f"must be no more than {MAX_KEY_LENGTH} characters")
+    if not _KEY.fullmatch(key):
+        problems.append(KEY_FORMAT)
+    if key in (".", ".."):
+        problems.append(f"must not be {key!r}")
+    elif key.startswith(".."):
+        # The kubelet keeps its own `..data` and `..timestamp` entries in a volume.
+        problems.append("must not start with '..'")
+    return problems
+
+
+def check_key(key: str, where: str = "key") -> str:
+    problems = key_problems(key)
+    if problems:
+        raise ValueError(f"{where} {key!r}: {'; '.join(problems)}")
+    return key
 
 
 def _key_file() -> Path:
     return settings().home / "secret.key"
 
 
-def _fernet() -> Fernet:
+def _key() -> bytes:
     env_key = os.environ.get("FLOWYARD_SECRET_KEY")
     if env_key:
-        return Fernet(env_key.encode())
+        return env_key.encode()
     path = _key_file()
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        # Written aside and linked into place, so a process starting at the same moment
+        # never reads a half-written key; whoever links first wins and both use that key.
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as f:
             f.write(Fernet.generate_key())
-    return Fernet(path.read_bytes().strip())
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    return path.read_bytes().strip()
+
+
+def _fernet() -> Fernet:
+    return Fernet(_key())
 
 
 class SecretStore:
     def __init__(self, store: Store) -> None:
         self.store = store
+
+    @staticmethod
+    def digest(data: dict[str, str]) -> str:
+        """A keyed digest of the values: it changes when they change, and says nothing about
+        them to whoever lacks the secret key (unlike a plain hash of a short password)."""
+        key = hashlib.sha256(b"flowyard secret digest\0" + _key()).digest()
+        blob = json.dumps(data, sort_keys=True).encode()
+        return "hmac-sha256:" + hmac.new(key, blob, hashlib.sha256).hexdigest()[:32]
 
     def _encode(self, kind: str, data: dict[str, str]) -> str:
         blob = json.dumps(data, sort_keys=True)
@@ -53,6 +107,8 @@ class SecretStore:
 
     def put(self, name: str, data: dict[str, str], kind: str = "Secret",
             namespace: str = "default") -> None:
+        for key in data:
+            check_key(key)
         with self.store.session() as s, s.begin():
             row = s.get(Secret, (name, namespace, kind))
             if row is None:

@@ -73,12 +73,20 @@ class Store:
 
     def find_run(self, prefix: str) -> Run | None:
         """A run by its id or an unambiguous prefix of it, as `git` resolves commits."""
-        run = self.get_run(prefix)
-        if run is not None or len(prefix) < 4:
-            return run
-        with self.session() as s:
-            found = s.scalars(select(Run).where(Run.id.startswith(prefix)).limit(2)).all()
+        found = self.runs_matching(prefix, limit=2)
         return found[0] if len(found) == 1 else None
+
+    def runs_matching(self, prefix: str, limit: int = 10) -> list[Run]:
+        """The run whose id is `prefix`, else up to `limit` runs whose id starts with it
+        (newest first): more than one means the prefix is ambiguous."""
+        run = self.get_run(prefix)
+        if run is not None:
+            return [run]
+        if not prefix:
+            return []
+        with self.session() as s:
+            return list(s.scalars(select(Run).where(Run.id.startswith(prefix, autoescape=True))
+                                  .order_by(Run.created_at.desc()).limit(limit)))
 
     def list_runs(
         self, limit: int = 50, offset: int = 0, experiment_id: str | None = None,

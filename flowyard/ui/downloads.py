@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import quote
 
 from flowyard.services import artifacts_view
-from flowyard.services.errors import NotFound
+from flowyard.services.errors import Forbidden, NotFound
 
 PREFIX = "/_flowyard/artifacts"
 
@@ -22,43 +22,40 @@ def raw_url(artifact_id: str) -> str:
     return f"{PREFIX}/{artifact_id}/raw"
 
 
-def _chunks(f: Any) -> Iterator[bytes]:
-    try:
-        while chunk := f.read(1 << 16):
-            yield chunk
-    finally:
-        f.close()
-
-
 def register(app: Any) -> None:
     from fastapi import HTTPException
     from fastapi.responses import StreamingResponse
 
     from flowyard.ui import state
 
-    def _open(artifact_id: str) -> tuple[str, Any, bool]:
+    def _open(artifact_id: str) -> artifacts_view.Download:
         try:
             return artifacts_view.open_for_download(state.services(), artifact_id)
-        except NotFound as exc:
-            raise HTTPException(404, exc.message) from None
+        except (NotFound, Forbidden) as exc:
+            raise HTTPException(exc.status, exc.message) from None
 
+    # Plain `def` routes: the lookup and the first read run in a worker thread, and the
+    # body, a sync iterator, is read (and a folder zipped) in worker threads too, so a large
+    # download never stalls the event loop and everything else it serves.
     @app.get(PREFIX + "/{artifact_id}/download", include_in_schema=False)
-    async def download(artifact_id: str) -> StreamingResponse:
-        name, f, is_zip = _open(artifact_id)
-        mime = "application/zip" if is_zip else "application/octet-stream"
-        return StreamingResponse(_chunks(f), media_type=mime, headers={
-            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"})
+    def download(artifact_id: str) -> StreamingResponse:
+        d = _open(artifact_id)
+        return StreamingResponse(d.chunks, media_type=d.media_type, headers={
+            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(d.name)}",
+            "X-Content-Type-Options": "nosniff"})
 
     @app.get(PREFIX + "/{artifact_id}/raw", include_in_schema=False)
-    async def raw(artifact_id: str) -> StreamingResponse:
-        name, f, _ = _open(artifact_id)
-        head = f.read(16)
+    def raw(artifact_id: str) -> StreamingResponse:
+        d = _open(artifact_id)
+        head = next(d.chunks, b"")
         mime = next((m for magic, m in artifacts_view.IMAGE_TYPES.items() if head.startswith(magic)),
-                    mimetypes.guess_type(name)[0] or "text/plain")
+                    mimetypes.guess_type(d.name)[0] or "text/plain")
+        if d.is_zip:
+            mime = "application/zip"
 
         def body() -> Iterator[bytes]:
             yield head
-            yield from _chunks(f)
+            yield from d.chunks
 
         # Never let an artifact's HTML run in the dashboard's origin.
         return StreamingResponse(body(), media_type=mime, headers={

@@ -75,4 +75,4 @@ def test_bad_secret_data_names_the_key() -> None:
         "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "bad"},
         "data": {"ok": "b2s=", "broken": "not base64!"}})
     assert resp.status_code == 422
-    assert [c["field"] for c in resp.json()["details"]["causes"]] == ["data.broken"]
+    assert [c["field"] for c in resp.json()["details"]["causes"]] == ["data[broken]"]

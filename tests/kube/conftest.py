@@ -28,6 +28,7 @@ class Cluster:
     url: str
     home: Path
     kubeconfig: Path
+    pid: int = 0
 
     def kubectl(self, *args: str, check: bool = True, stdin: str | None = None,
                 timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -60,6 +61,32 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    yield from _serve(tmp_path_factory, None)
+
+
+@pytest.fixture(scope="module")
+def pg_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """The same, storing in a fresh PostgreSQL database (where scripts/test.sh started one)."""
+    base = os.environ.get("FLOWYARD_TEST_PG_URL")
+    if not base:
+        pytest.skip("no PostgreSQL server (scripts/test.sh starts one)")
+    import sqlalchemy as sa
+
+    name = f"fy_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(base.replace("postgresql://", "postgresql+psycopg://"),
+                             isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield from _serve(tmp_path_factory, base.rsplit("/", 1)[0] + f"/{name}")
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _serve(tmp_path_factory: pytest.TempPathFactory, database: str | None,
+           **extra_env: str) -> Iterator[Cluster]:
     if shutil.which("kubectl") is None:
         pytest.skip("kubectl is not installed")
     home = tmp_path_factory.mktemp("kubehome")
@@ -67,6 +94,9 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     env = {**os.environ, "FLOWYARD_HOME": str(home), "PYTHONPATH": str(ROOT),
            "FLOWYARD_MAX_WATCHES_PER_CLIENT": "20", "FLOWYARD_WATCH_BOOKMARK_SECONDS": "1"}
     env.pop("FLOWYARD_DATABASE_URL", None)
+    env.update(extra_env)
+    if database:
+        env["FLOWYARD_DATABASE_URL"] = database
     proc = subprocess.Popen([sys.executable, "-m", "flowyard.cli.main", "up", "--port",
                              str(port), "--log-level", "warning"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -87,7 +117,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
                           env=env, capture_output=True, text=True, check=True).stdout.strip()
     assert Path(path) == kubeconfig
     try:
-        yield Cluster(url, home, kubeconfig)
+        yield Cluster(url, home, kubeconfig, proc.pid)
     finally:
         proc.terminate()
         try:

@@ -54,6 +54,11 @@ def test_core_and_custom_objects(cluster: Cluster) -> None:
         custom.create_namespaced_custom_object("kubeflow.org", "v1", ns, "pytorchjobs", {
             **job, "metadata": {"name": "bad"}, "spec": {"pytorchReplicaSpecs": {}}})
     assert bad.value.status == 422 and "pytorchReplicaSpecs" in bad.value.body
+    core.delete_collection_namespaced_pod(ns, label_selector="app=a")
+    deadline = time.monotonic() + 5
+    while core.list_namespaced_pod(ns).items and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert core.list_namespaced_pod(ns).items == []
 
 
 def test_watch_stream(cluster: Cluster) -> None:

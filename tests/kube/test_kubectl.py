@@ -49,6 +49,16 @@ def test_discovery_lists_every_kind_with_short_names(cluster: Cluster) -> None:
     row = next(r for r in out.splitlines() if r.startswith("inferenceservices"))
     assert "isvc" in row and "serving.kserve.io/v1beta1" in row and "true" in row
     assert "v1.32" in cluster.kubectl("version").stdout
+    import httpx
+
+    accept = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json"
+    agg = httpx.get(f"{cluster.url}/apis", headers={"Accept": accept})
+    assert "as=APIGroupDiscoveryList" in agg.headers["content-type"]
+    groups = {g["metadata"]["name"]: g for g in agg.json()["items"]}
+    assert [v["version"] for v in groups["kubeflow.org"]["versions"]] == [
+        "v1", "v1beta1", "v1alpha1"]
+    plain = httpx.get(f"{cluster.url}/apis").json()
+    assert plain["kind"] == "APIGroupList"
 
 
 def test_apply_get_and_apply_again(cluster: Cluster) -> None:
@@ -155,6 +165,14 @@ def test_patches_label_annotate_scale(cluster: Cluster) -> None:
     # a label changes metadata only: generation counts spec changes
     cluster.kubectl("label", "deploy", "web", "-n", ns, "more=yes")
     assert cluster.json("get", "deploy", "web", "-n", ns)["metadata"]["generation"] == 5
+    cm = cluster.json("get", "cm", "cfg", "-n", ns)
+    cm["data"] = {"greeting": "replaced"}
+    cluster.kubectl("replace", "-f", "-", stdin=json.dumps(cm))
+    dry = dict(cm, data={"greeting": "dry"})
+    dry["metadata"] = {"name": "cfg", "namespace": ns}
+    assert "(server dry run)" in cluster.kubectl("apply", "--dry-run=server", "-f", "-",
+                                                 stdin=json.dumps(dry)).stdout
+    assert cluster.json("get", "cm", "cfg", "-n", ns)["data"] == {"greeting": "replaced"}
     chunked = cluster.kubectl("get", "cm,deploy", "-n", ns, "--chunk-size=1", "-o", "name")
     assert chunked.stdout.split() == ["configmap/cfg", "deployment.apps/web"]
 
@@ -226,6 +244,10 @@ def test_describe_pod_shows_its_events(cluster: Cluster) -> None:
         involved_object=client.V1ObjectReference(kind="Pod", name="p1", namespace=ns)))
     out = cluster.kubectl("describe", "pod", "p1", "-n", ns).stdout
     assert "Scheduled" in out and "assigned to this machine" in out, out
+    wide = cluster.kubectl("get", "pods", "-n", ns, "-o", "wide").stdout.splitlines()
+    assert wide[0].split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP", "NODE",
+                               "NOMINATED", "NODE", "READINESS", "GATES"]
+    assert wide[1].split()[:4] == ["p1", "0/1", "Pending", "0"]
     events = cluster.kubectl("get", "events", "-n", ns).stdout
     assert "pod/p1" in events and "Scheduled" in events
 

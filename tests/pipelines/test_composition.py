@@ -2,6 +2,7 @@
 `component.yaml` files, and `packages_to_install`."""
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -127,11 +128,16 @@ def test_importer_of_local_file(tmp_path: Path, scheme: str) -> None:
     assert run.outputs["Output"] == "imported rows"
     imp = next(t for t in run.tasks if t.kind == "importer")
     art = imp.outputs["artifacts"]["artifact"][0]
-    assert art["uri"] == str(data)
+    # A file outside the artifact root is copied in (docs/security.md): the run keeps it.
+    root = Path(os.environ["FLOWYARD_HOME"], "artifacts")
+    assert Path(art["uri"]).is_relative_to(root / "_imports") and art["uri"].endswith("/data.txt")
+    assert Path(art["uri"]).read_text() == "imported rows"
     assert art["metadata"] == {"source": "test"}
     stored = [a for a in open_store().artifacts(run.id) if a.task_id == imp.id]
-    assert [a.uri for a in stored] == [str(data)]
+    assert [a.uri for a in stored] == [art["uri"]]
     assert data.read_text() == "imported rows"  # importing never moves or changes the file
+    data.write_text("changed later")
+    assert Path(art["uri"]).read_text() == "imported rows"
 
 
 def test_importer_constant_uri(tmp_path: Path) -> None:

@@ -1,6 +1,7 @@
-"""Nothing lost: `flowyard run` killed with SIGKILL mid-run is finished by
+"""Nothing lost, nothing twice: `flowyard run` killed with SIGKILL mid-run is finished by
 `flowyard run --resume RUN_ID` without re-executing any task that had finished, with its
-outputs and artifacts intact; a FAILED run is retried the same way."""
+outputs and artifacts intact; the task in flight keeps its process (adopted, not rerun); a
+FAILED run is retried the same way."""
 
 import contextlib
 import json
@@ -36,24 +37,23 @@ def early(counter: str, text: str, out: Output[Dataset]) -> str:
 
 
 @dsl.component
-def slow(counter: str, ds: Input[Dataset], suffix: str) -> str:
+def slow(counter: str, ds: Input[Dataset], suffix: str, flag: str) -> str:
     import os
     import time
 
-    before = len(open(counter).read().splitlines()) if os.path.exists(counter) else 0
     with open(counter, "a") as f:
         f.write(f"{os.getpid()}\\n")
-    if before == 0:
-        time.sleep(120)  # the first attempt is killed while it sleeps
+    while not os.path.exists(flag):  # still running when its driver is killed
+        time.sleep(0.05)
     with open(ds.path) as f:
         return f.read() + suffix
 
 
 @dsl.pipeline
-def resumable(ca: str, cb: str, cs: str) -> str:
+def resumable(ca: str, cb: str, cs: str, flag: str) -> str:
     a = early(counter=ca, text="hello world").set_display_name("early-a")
     b = early(counter=cb, text="other").set_display_name("early-b")
-    s = slow(counter=cs, ds=a.outputs["out"], suffix=b.outputs["Output"])
+    s = slow(counter=cs, ds=a.outputs["out"], suffix=b.outputs["Output"], flag=flag)
     return s.output
 '''
 
@@ -88,7 +88,8 @@ def test_sigkill_then_resume_loses_nothing(tmp_path: Path, backend: str,
     source = tmp_path / "resumable.py"
     source.write_text(textwrap.dedent(PIPELINE))
     ca, cb, cs = (tmp_path / f"{n}.count" for n in ("a", "b", "s"))
-    params = ["-p", f"ca={ca}", "-p", f"cb={cb}", "-p", f"cs={cs}"]
+    flag = tmp_path / "release"
+    params = ["-p", f"ca={ca}", "-p", f"cb={cb}", "-p", f"cs={cs}", "-p", f"flag={flag}"]
     store = open_store()
     proc = subprocess.Popen(_cli("run", str(source), "--json", *params), start_new_session=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -122,25 +123,31 @@ def test_sigkill_then_resume_loses_nothing(tmp_path: Path, backend: str,
     assert killed is not None and killed.state == "RUNNING"  # nobody recorded an end
     early_outputs = {t.name: t.outputs for t in store.tasks(run_id) if t.name.startswith("early")}
 
+    # The whole process group of `flowyard run` got SIGKILL; the task's process lives on
+    # under its supervisor.
+    assert _alive(orphan)
     try:
-        done = subprocess.run(_cli("run", "--resume", run_id, "--json"), capture_output=True,
-                              text=True, timeout=120)
-        assert done.returncode == 0, done.stdout + done.stderr
-        result = json.loads(done.stdout.strip().splitlines()[-1])
+        resumed = subprocess.Popen(_cli("run", "--resume", run_id, "--json"), text=True,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        _wait_for(lambda: any(e.reason == "Adopted" for e in store.events(run_id)),
+                  "the resumed run to adopt the task")
+        flag.touch()
+        out, err = resumed.communicate(timeout=120)
+        assert resumed.returncode == 0, out + err
+        result = json.loads(out.strip().splitlines()[-1])
         assert result["run_id"] == run_id
         assert result["state"] == "SUCCEEDED"
         assert result["outputs"] == {"Output": "hello worldother"}
-        # The killed attempt's process was stopped, not left running beside the new one.
-        assert not _alive(orphan)
+        assert not _alive(orphan)  # it finished; its result is the run's
     finally:
         if orphan and _alive(orphan):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(orphan, signal.SIGKILL)
 
-    # The early tasks ran once; only the interrupted task ran again.
+    # Every task ran once: the interrupted one was adopted, not started again.
     assert len(ca.read_text().splitlines()) == 1
     assert len(cb.read_text().splitlines()) == 1
-    assert len(cs.read_text().splitlines()) == 2
+    assert cs.read_text().split() == [str(orphan)]
     run = flowyard.Run.load(run_id)
     assert run.state == "SUCCEEDED"
     assert {t.name: t.state for t in run.tasks} == {"early-a": "SUCCEEDED", "early-b": "SUCCEEDED",

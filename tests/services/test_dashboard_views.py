@@ -92,9 +92,8 @@ def test_artifacts_preview_lineage_download(svc: Services) -> None:
     assert lin["producer"]["name"] == "prepare"
     assert sorted(c["path"] for c in lin["consumers"]) == ["for-loop-2/0/train",
                                                              "for-loop-2/1/train"]
-    name, f, is_zip = artifacts_view.open_for_download(svc, data["id"])
-    with f:
-        assert (name, is_zip) == ("data", False) and f.read().startswith(b"x,y\n")
+    d = artifacts_view.open_for_download(svc, data["id"])
+    assert (d.name, d.is_zip) == ("data", False) and b"".join(d.chunks).startswith(b"x,y\n")
     typed = artifacts_view.artifacts_page(svc, schema_title="system.ClassificationMetrics")
     assert [a["name"] for a in typed["artifacts"]] == ["cm"]
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from nicegui import ui
 
+from flowyard.file_guard import RefusedPath
 from flowyard.services import artifacts_view
 from flowyard.ui.downloads import download_url, raw_url
 from flowyard.ui.layout import tid
@@ -103,31 +104,39 @@ def ui_metadata(outputs: list[dict[str, Any]]) -> None:
         kind, storage = out.get("type"), out.get("storage", "")
         source = str(out.get("source", ""))
         with ui.column().classes("w-full gap-1"):
-            if kind == "markdown":
-                ui.markdown(artifacts_view.read_source(source, storage)).classes("fy-md")
-            elif kind == "web-app":
-                sandboxed_html(artifacts_view.read_source(source, storage))
-            elif kind == "table":
-                rows = artifacts_view.parse_csv(artifacts_view.read_source(source, storage))
-                csv_table(rows, out.get("header"))
-            elif kind == "confusion_matrix":
-                rows = artifacts_view.parse_csv(artifacts_view.read_source(source, storage))
-                labels = [str(x) for x in out.get("labels") or sorted(
-                    {r[0] for r in rows} | {r[1] for r in rows})]
-                index = {lab: i for i, lab in enumerate(labels)}
-                matrix = [[0.0] * len(labels) for _ in labels]
-                for r in rows:
-                    if len(r) >= 3 and r[0] in index and r[1] in index:
-                        matrix[index[r[0]]][index[r[1]]] += float(r[2])
-                confusion_matrix(labels, matrix)
-            elif kind == "roc":
-                rows = artifacts_view.parse_csv(artifacts_view.read_source(source, storage))
-                roc_curve([(r[0], r[1], r[2] if len(r) > 2 else None) for r in rows
-                           if len(r) >= 2 and _is_float(r[0])])
-            elif kind == "tensorboard":
-                ui.label(f"TensorBoard logs: {source}").classes("font-mono text-body2")
-            else:
-                ui.label(f"Unknown visualization type {kind!r}").classes("text-grey-6")
+            try:
+                _one_output(out, kind, storage, source)
+            except RefusedPath as exc:
+                # A `source` outside the artifact root (`/etc/passwd`) is named, never read.
+                ui.label(str(exc)).classes("text-negative text-caption").props(tid("refused"))
+
+
+def _one_output(out: dict[str, Any], kind: Any, storage: str, source: str) -> None:
+    if kind == "markdown":
+        ui.markdown(artifacts_view.read_source(source, storage)).classes("fy-md")
+    elif kind == "web-app":
+        sandboxed_html(artifacts_view.read_source(source, storage))
+    elif kind == "table":
+        rows = artifacts_view.parse_csv(artifacts_view.read_source(source, storage))
+        csv_table(rows, out.get("header"))
+    elif kind == "confusion_matrix":
+        rows = artifacts_view.parse_csv(artifacts_view.read_source(source, storage))
+        labels = [str(x) for x in out.get("labels") or sorted(
+            {r[0] for r in rows} | {r[1] for r in rows})]
+        index = {lab: i for i, lab in enumerate(labels)}
+        matrix = [[0.0] * len(labels) for _ in labels]
+        for r in rows:
+            if len(r) >= 3 and r[0] in index and r[1] in index:
+                matrix[index[r[0]]][index[r[1]]] += float(r[2])
+        confusion_matrix(labels, matrix)
+    elif kind == "roc":
+        rows = artifacts_view.parse_csv(artifacts_view.read_source(source, storage))
+        roc_curve([(r[0], r[1], r[2] if len(r) > 2 else None) for r in rows
+                   if len(r) >= 2 and _is_float(r[0])])
+    elif kind == "tensorboard":
+        ui.label(f"TensorBoard logs: {source}").classes("font-mono text-body2")
+    else:
+        ui.label(f"Unknown visualization type {kind!r}").classes("text-grey-6")
 
 
 def _is_float(text: str) -> bool:
@@ -195,6 +204,8 @@ def content_preview(art: dict[str, Any], p: dict[str, Any]) -> None:
         ui.code(_json(p["json"])[:20000], language="json").classes("w-full text-xs")
     elif p["kind"] == "text":
         ui.code(p["text"][:20000]).classes("w-full text-xs").props(tid("text-preview"))
+    elif p["kind"] == "refused":
+        ui.label(p["reason"]).classes("text-negative text-caption").props(tid("refused"))
     elif p["kind"] == "binary":
         ui.label(f"binary content ({p['size']}{'+' if p['truncated'] else ''} bytes)").classes(
             "text-grey-6 text-caption")
