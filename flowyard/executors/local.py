@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import functools
 import itertools
 import os
 import re
@@ -248,7 +249,7 @@ class LocalExecutor:
             with contextlib.suppress(FileNotFoundError):
                 os.replace(logs.index_path(log), logs.index_path(logs.previous_path(log)))
         state.write_json(logs.meta_path(log), {"task_id": work.task_id, "state_dir": str(folder),
-                                               "at": time.time()})
+                                               "at": time.time()}, durable=False)
 
     async def submit(self, work: Work) -> LocalHandle:
         folder = state.state_dir(self._home(), work.task_id)
@@ -314,7 +315,9 @@ class LocalExecutor:
         await self.pool.release(handle.req, handle.gpus)
         handle.req, handle.gpus = Resources(cpu=0), []
         if handle.exit_now() is not None:
-            shutil.rmtree(handle.folder, ignore_errors=True)
+            # Off the task's path: the record is dead weight from here on.
+            asyncio.get_running_loop().run_in_executor(
+                None, functools.partial(shutil.rmtree, handle.folder, ignore_errors=True))
 
     # logs --------------------------------------------------------------------------
     def read_log(self, ref: LogRef, *, follow: bool = False, tail: int | None = None,

@@ -122,6 +122,7 @@ class LogWriter:
         self._cap = max_bytes
         self._keep = min(TAIL_KEEP_MAX, max_bytes // 4)
         self._written = 0
+        self._at_line_start = True
         self._truncated = False
         self._omitted = 0
         self._ring: collections.deque[tuple[bytes, float]] = collections.deque()
@@ -137,6 +138,7 @@ class LogWriter:
             view = view[n:]
         self._offset += len(data)
         self._written += len(data)
+        self._at_line_start = data.endswith(b"\n")
 
     def write(self, data: bytes, ts: float | None = None) -> None:
         self._emit(self._masker.feed(data), time.time() if ts is None else ts)
@@ -157,11 +159,10 @@ class LogWriter:
             self._append(data, ts)
             return
         head = data[:max(room, 0)]
-        newline = head.rfind(b"\n")
-        if newline >= 0:  # cut at a line's end where one is near
-            head = head[:newline + 1]
+        # Cut at a line's end: no half line before the marker.
+        head = head[:head.rfind(b"\n") + 1]
         self._append(head, ts)
-        if not head.endswith(b"\n") and self._offset:
+        if not self._at_line_start:  # the work's own half line, from an earlier chunk
             self._append(b"\n", ts)
         self._append(f"--- flowyard: this log reached its cap of {_human(self._cap)} "
                      "(FLOWYARD_MAX_LOG_BYTES); what follows is discarded, except its last "
@@ -174,8 +175,11 @@ class LogWriter:
         if self._truncated:
             tail = b"".join(d for d, _ in self._ring)
             first_ts = self._ring[0][1] if self._ring else time.time()
+            if len(tail) > self._keep:
+                self._omitted += len(tail) - self._keep
+                tail = tail[-self._keep:]
             cut = tail.find(b"\n")
-            if 0 <= cut < len(tail) - 1 and self._omitted + len(tail) > self._keep:
+            if 0 <= cut < len(tail) - 1:  # start the kept end at a line's start
                 self._omitted += cut + 1
                 tail = tail[cut + 1:]
             self._append(f"--- flowyard: {_human(self._omitted)} of output left out; the "

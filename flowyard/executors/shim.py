@@ -169,7 +169,8 @@ def supervise(work: Work, launch: Launch, report_fd: int) -> NoReturn:
         state.write_json(folder / state.SUPERVISOR, {
             "pid": me, "pid_start": state.start_time(me), "work_pid": pid,
             "work_start": state.start_time(pid), "started_at": started,
-            "log_path": launch.log_path, "task_id": work.task_id, "gpus": work.gpus or []})
+            "log_path": launch.log_path, "task_id": work.task_id, "gpus": work.gpus or []},
+            durable=False)
     except BaseException as exc:
         with contextlib.suppress(Exception):
             os.write(report_fd, f"failed {exc}".encode())

@@ -40,20 +40,23 @@ def state_dir(home: Path, task_id: str) -> Path:
     return run_root(home) / check_task_id(task_id)
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Readers see the old file or the whole new one, also after a crash: tmp, fsync, rename."""
+def write_atomic(path: Path, data: bytes, *, durable: bool = True) -> None:
+    """Readers see the old file or the whole new one, also after a crash: tmp, fsync, rename.
+    `durable=False` skips the fsync where only a process crash (not the machine's) matters:
+    a record of running processes means nothing after a reboot."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         os.write(fd, data)
-        os.fsync(fd)
+        if durable:
+            os.fsync(fd)
     finally:
         os.close(fd)
     os.replace(tmp, path)
 
 
-def write_json(path: Path, value: dict[str, Any]) -> None:
-    write_atomic(path, json.dumps(value).encode())
+def write_json(path: Path, value: dict[str, Any], *, durable: bool = True) -> None:
+    write_atomic(path, json.dumps(value).encode(), durable=durable)
 
 
 def read_json(path: Path) -> dict[str, Any] | None:
