@@ -105,6 +105,33 @@ async def _job(svc: Any, argv: list[str], n: int, parallelism: int, tag: str) ->
     return time.perf_counter() - t0
 
 
+async def _executor_alone(n: int, tag: str) -> float:
+    """What the executor itself takes for n pods' starts: a sandbox each, then the work in it
+    (the part of a pod's start below the kubelet)."""
+    from flowyard.executors import get_executor
+    from flowyard.executors.base import LogRef, Resources, Work
+
+    ex = get_executor()
+
+    async def one(i: int) -> Any:
+        sandbox = f"{tag}-{i}"
+        await ex.create_sandbox(sandbox, sandbox)
+        return await ex.submit(Work(task_id=f"{tag}-{i}", argv=["sleep", "30"],
+                                    env={"PATH": os.environ.get("PATH", "")}, log_path="",
+                                    resources=Resources(cpu=0.0), sandbox=sandbox,
+                                    log=LogRef(("bench", tag, str(i)))))
+
+    t0 = time.perf_counter()
+    handles = await asyncio.gather(*(one(i) for i in range(n)))
+    took = time.perf_counter() - t0
+    for i, h in enumerate(handles):
+        h.cancel(0.0)
+        await h.wait_exit()
+        await ex.release(h)
+        await ex.remove_sandbox(f"{tag}-{i}")
+    return took
+
+
 async def _measure(rounds: int) -> list[tuple[str, float, float]]:
     from flowyard.services.runtime import ControlPlane
 
@@ -124,6 +151,9 @@ async def _measure(rounds: int) -> list[tuple[str, float, float]]:
                 await asyncio.sleep(0.5)  # deleted pods finish stopping
             rows.append((f"apply -> Running, {n} pod(s)", statistics.median(ours),
                          statistics.median(floor)))
+            below = [await _executor_alone(n, f"ex{k}-{r}") for r in range(rounds)]
+            rows.append((f"  of which the executor alone (sandbox + start), {n}",
+                         statistics.median(below), statistics.median(floor)))
         for label, argv in COMMANDS.items():
             for n, par in ((1, 1), (20, 2)):
                 ours, floor = [], []
