@@ -115,6 +115,10 @@ class Proxy:
             lst.backends = backends
         return problems
 
+    def serves(self, uid: str, host: str) -> bool:
+        """Whether this Service already listens on `host` (its address is in place)."""
+        return any(h == host for h, _ in self.listeners.get(uid, {}))
+
     async def drop(self, uid: str) -> None:
         for lst in self.listeners.pop(uid, {}).values():
             await lst.close()

@@ -204,9 +204,10 @@ class ServiceController:
         if not ip or ip == "None":
             await _proxy(ctx).drop(svc["metadata"]["uid"])
             return []
-        problem = await asyncio.to_thread(proxy.add_address, ip)
-        if problem:
-            return [f"cannot serve ClusterIP {ip}: {problem}"]
+        if not _proxy(ctx).serves(svc["metadata"]["uid"], ip):
+            problem = await asyncio.to_thread(proxy.add_address, ip)
+            if problem:
+                return [f"cannot serve ClusterIP {ip}: {problem}"]
         ready = [p for p in pods if pod_ready(p)]
         routes = []
         for port in spec.get("ports") or []:

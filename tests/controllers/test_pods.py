@@ -173,3 +173,23 @@ def test_pod_past_its_active_deadline_fails(kube: Any) -> None:
     pod = wait_for(lambda: _phase(core, "late", "Failed"), what="DeadlineExceeded")
     assert pod.status.reason == "DeadlineExceeded"
     assert pod.status.container_statuses[0].state.terminated is not None
+
+
+def test_sidecar_starts_first_keeps_running_and_stops_after_the_main_container(kube: Any
+                                                                               ) -> None:
+    core = client.CoreV1Api(kube)
+    mount = [{"name": "w", "mountPath": "/w"}]
+    core.create_namespaced_pod("default", _pod("side", [{
+        "name": "main", "image": "busybox", "volumeMounts": mount,
+        "command": ["sh", "-c", "sleep 0.5; cat /w/beat"]}],
+        restartPolicy="Never", terminationGracePeriodSeconds=1,
+        volumes=[{"name": "w", "emptyDir": {}}],
+        initContainers=[{"name": "beat", "image": "busybox", "restartPolicy": "Always",
+                         "volumeMounts": mount,
+                         "command": ["sh", "-c", "echo alive > /w/beat; exec sleep 300"]}]))
+    pod = wait_for(lambda: _phase(core, "side", "Succeeded", "Failed"), what="pod to finish")
+    assert pod.status.phase == "Succeeded"  # the sidecar does not hold the pod
+    assert core.read_namespaced_pod_log("side", "default", container="main").strip() == "alive"
+    side = pod.status.init_container_statuses[0]
+    assert side.name == "beat" and side.state.terminated is not None  # stopped after main
+    assert pod.status.host_ip

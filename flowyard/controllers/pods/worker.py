@@ -26,6 +26,19 @@ log = logging.getLogger("flowyard.kubelet")
 DEFAULT_GRACE_S = 30.0
 
 
+def _host_ip(pod_ip: str) -> str:
+    """The node's address as the pod reaches it: the bridge (the pods' gateway) when the pod
+    has its own network namespace, else the host's loopback, which the pod shares."""
+    import ipaddress
+
+    from flowyard.executors import network
+
+    cidr = network.pod_cidr()
+    if ipaddress.ip_address(pod_ip) in cidr:
+        return str(cidr.network_address + 1)
+    return "127.0.0.1"
+
+
 class PodWorker:
     def __init__(self, kubelet: Kubelet, ctx: Context, pod: dict[str, Any]) -> None:
         self.kubelet, self.ctx, self.pod = kubelet, ctx, pod
@@ -96,6 +109,9 @@ class PodWorker:
         init_done, init_failed = self._init_state()
         phase = st.phase(self.restart_policy, init_done, init_failed,
                          [r.status() for r in self.mains])
+        if phase in ("Succeeded", "Failed") and any(
+                r.sidecar and "running" in r.state for r in self.inits):
+            phase = "Running"  # the pod ends once its sidecars are stopped too
         if status.get("reason") == "DeadlineExceeded":
             phase = "Failed"
         status["phase"] = phase
@@ -174,7 +190,7 @@ class PodWorker:
             self.ctx.objects.list("", "services"), self.ctx.objects.list("", "pods"),
             self._sandbox_fut)
         self.ip = sandbox.ip
-        host_ip = getattr(sandbox, "host_ip", None) or "127.0.0.1"
+        host_ip = getattr(sandbox, "host_ip", None) or _host_ip(sandbox.ip)
         status = self.status
         status["hostIP"], status["hostIPs"] = host_ip, [{"ip": host_ip}]
         status["podIP"], status["podIPs"] = sandbox.ip, [{"ip": sandbox.ip}]
