@@ -201,3 +201,21 @@ def test_job_backoff_limit_fails_the_job(kube: Any) -> None:
                    what="the Job to fail")
     failed = next(c for c in job.status.conditions if c.type == "Failed")
     assert failed.reason == "BackoffLimitExceeded" and job.status.failed == 1
+
+
+def test_node_port_service_listens_on_the_loopback(kube: Any) -> None:
+    core = client.CoreV1Api(kube)
+    apps = client.AppsV1Api(kube)
+    apps.create_namespaced_deployment("default", web_deployment("np", 1))
+    core.create_namespaced_service("default", {
+        "apiVersion": "v1", "kind": "Service", "metadata": {"name": "np"},
+        "spec": {"type": "NodePort", "selector": {"app": "np"},
+                 "ports": [{"port": 80, "targetPort": 8080}]}})
+    svc = wait_for(lambda: (s := core.read_namespaced_service("np", "default")).spec.ports[0]
+                   .node_port and s, what="a nodePort")
+    port = svc.spec.ports[0].node_port
+    assert 30000 <= port <= 32767 and svc.spec.type == "NodePort"
+    wait_for(lambda: _available(apps, "np", 1), timeout=90, what="the replica")
+    text = wait_for(lambda: httpx.get(f"http://127.0.0.1:{port}/", timeout=5).text,
+                    what="the NodePort to answer")
+    assert text.startswith("np-")
