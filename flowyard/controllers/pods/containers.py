@@ -92,7 +92,7 @@ class ContainerRun:
                               "pods yet; their commands run on this machine")
         from flowyard.pipelines.images import on_host
 
-        argv = on_host(argv, policy, env)
+        argv = on_host(argv, policy, env, spec["image"])  # images.yaml, else well-known images
         req = container_requests(spec)
         limit = ((spec.get("resources") or {}).get("limits") or {}).get("memory")
         # The pod's folder marks that something of it ran (deletion cleans it up).
