@@ -90,45 +90,84 @@ def _policy_action(policy: dict[str, Any] | None, pod: dict[str, Any]) -> tuple[
     return "Count", ""
 
 
+class _Pods:
+    """A Job's pods as its controller counts them."""
+
+    def __init__(self, spec: dict[str, Any], pods: list[dict[str, Any]]) -> None:
+        self.spec = spec
+        self.parallelism = int(spec.get("parallelism", 1))
+        completions = spec.get("completions")
+        if completions is None and spec.get("parallelism") is None:
+            completions = 1
+        self.completions: int | None = completions
+        self.indexed = spec.get("completionMode") == "Indexed"
+        self.active = [p for p in pods if pod_phase(p) not in ("Succeeded", "Failed")]
+        self.succeeded = [p for p in pods if pod_phase(p) == "Succeeded"]
+        self.failed = [p for p in pods if pod_phase(p) == "Failed"]
+        self.done_indexes = sorted({_index(p) for p in self.succeeded} - {-1})
+        self.n_succeeded = len(self.done_indexes) if self.indexed else len(self.succeeded)
+        # Failures that count: failed pods no Ignore rule excuses, and restarts in place.
+        self.counted, self.fail_job = 0, None
+        for p in self.failed:
+            action, msg = _policy_action(spec.get("podFailurePolicy"), p)
+            if action == "FailJob" and self.fail_job is None:
+                self.fail_job = msg
+            if action != "Ignore":
+                self.counted += 1
+        self.restarts = sum(int(c.get("restartCount") or 0) for p in self.active
+                            for c in (p.get("status") or {}).get("containerStatuses") or [])
+
+    def failure(self) -> tuple[str, str] | None:
+        if self.fail_job is not None:
+            return "PodFailurePolicy", self.fail_job
+        if self.counted + self.restarts > int(self.spec.get("backoffLimit", 6)):
+            return "BackoffLimitExceeded", "Job has reached the specified backoff limit"
+        return None
+
+    def complete(self) -> bool:
+        if self.completions is not None:
+            return self.n_succeeded >= self.completions
+        return bool(self.succeeded) and not self.active  # a work queue: one success, all done
+
+    def wanted(self) -> int:
+        if self.completions is None:
+            return self.parallelism if not self.succeeded else 0
+        if self.indexed:
+            return self.parallelism
+        return min(self.parallelism, self.completions - self.n_succeeded)
+
+    def todo(self, want: int) -> list[int | None]:
+        """The completion indexes (None when not Indexed) of the pods to make now."""
+        room = max(0, want - len(self.active))
+        if not self.indexed:
+            return [None] * room
+        running = {_index(p) for p in self.active}
+        free = [i for i in range(self.completions or 0)
+                if i not in self.done_indexes and i not in running]
+        return list(free[:room])
+
+
+def _index(pod: dict[str, Any]) -> int:
+    return int((pod["metadata"].get("annotations") or {}).get(INDEX, -1))
+
+
 class JobController:
     group = "batch"
     kind = "Job"
 
     async def reconcile(self, obj: dict[str, Any], ctx: Context) -> Outcome:
-        spec = obj.get("spec") or {}
         if obj["metadata"].get("deletionTimestamp"):
             return Outcome()  # being deleted: nothing new is made for it
+        spec = obj.get("spec") or {}
         status: dict[str, Any] = dict(obj.get("status") or {})
-        now, now_s = rfc3339(), time.time()
-        events: list[tuple[str, str, str]] = []
-        pods = await ctx.objects.children(obj, "", "pods")
         if any(c["type"] in ("Complete", "Failed") and c["status"] == "True"
                for c in status.get("conditions") or []):
             return await self._finished(obj, status, ctx)
-        parallelism = spec.get("parallelism", 1)
-        completions = spec.get("completions")
-        if completions is None:
-            completions = 1 if spec.get("parallelism") is None else None
-        indexed = spec.get("completionMode") == "Indexed"
-        limit = spec.get("backoffLimit", 6)
-        active = [p for p in pods if pod_phase(p) not in ("Succeeded", "Failed")]
-        succeeded = [p for p in pods if pod_phase(p) == "Succeeded"]
-        failed = [p for p in pods if pod_phase(p) == "Failed"]
-        # Failures that count: failed pods no Ignore rule excuses, and restarts in place.
-        counted, fail_job = 0, None
-        for p in failed:
-            action, msg = _policy_action(spec.get("podFailurePolicy"), p)
-            if action == "FailJob" and fail_job is None:
-                fail_job = msg
-            if action not in ("Ignore",):
-                counted += 1
-        restarts = sum(int(c.get("restartCount") or 0) for p in active
-                       for c in (p.get("status") or {}).get("containerStatuses") or [])
+        view = _Pods(spec, await ctx.objects.children(obj, "", "pods"))
+        now, now_s = rfc3339(), time.time()
+        events: list[tuple[str, str, str]] = []
         if spec.get("suspend"):
-            for p in active:
-                if await ctx.objects.delete(p):
-                    events.append(("Normal", "SuccessfulDelete",
-                                   f"Deleted pod: {p['metadata']['name']}"))
+            events += await self._delete(view.active, ctx)
             _set(status, "Suspended", "JobSuspended", "Job suspended", now)
             status.pop("startTime", None)
             status.update(active=0, ready=0)
@@ -139,80 +178,69 @@ class JobController:
             _set(status, "Suspended", "JobResumed", "Job resumed", now, value=False)
             events.append(("Normal", "Resumed", "Job resumed"))
         status.setdefault("startTime", now)
-        done_indexes = sorted({int((p["metadata"].get("annotations") or {}).get(INDEX, -1))
-                               for p in succeeded} - {-1})
-        n_succeeded = len(done_indexes) if indexed else len(succeeded)
-        status.update(active=len(active), succeeded=n_succeeded, failed=len(failed),
-                      ready=sum(1 for p in active if pod_ready(p)), terminating=0)
-        if indexed:
-            status["completedIndexes"] = _index_ranges(done_indexes)
-        # Decide: failed, complete, or make pods.
-        reason = message = None
+        status.update(active=len(view.active), succeeded=view.n_succeeded,
+                      failed=len(view.failed), terminating=0,
+                      ready=sum(1 for p in view.active if pod_ready(p)))
+        if view.indexed:
+            status["completedIndexes"] = _index_ranges(view.done_indexes)
         deadline = spec.get("activeDeadlineSeconds")
         started = _epoch(status.get("startTime"))
-        if fail_job is not None:
-            reason, message = "PodFailurePolicy", fail_job
-        elif counted + restarts > limit:
-            reason, message = "BackoffLimitExceeded", "Job has reached the specified backoff limit"
-        elif deadline is not None and started is not None and now_s - started >= deadline:
-            reason, message = "DeadlineExceeded", "Job was active longer than specified deadline"
-        if reason is not None:
-            for p in active:
-                if await ctx.objects.delete(p):
-                    events.append(("Normal", "SuccessfulDelete",
-                                   f"Deleted pod: {p['metadata']['name']}"))
-            _set(status, "FailureTarget", reason, message or "", now)
-            _set(status, "Failed", reason, message or "", now)
+        failure = view.failure()
+        if failure is None and deadline is not None and started is not None and \
+                now_s - started >= deadline:
+            failure = ("DeadlineExceeded", "Job was active longer than specified deadline")
+        if failure is not None:
+            reason, message = failure
+            events += await self._delete(view.active, ctx)
+            _set(status, "FailureTarget", reason, message, now)
+            _set(status, "Failed", reason, message, now)
             status.update(active=0, ready=0)
-            events.append(("Warning", reason, message or ""))
-            return Outcome(status=status, events=events,
-                           requeue_after=self._ttl_after(spec, now_s, now_s))
-        complete = (n_succeeded >= completions) if completions is not None else (
-            bool(succeeded) and not active)
-        if complete:
-            for p in active:  # the rest are no longer needed
-                await ctx.objects.delete(p)
-            _set(status, "SuccessCriteriaMet", "CompletionsReached",
-                 "Reached expected number of succeeded pods", now)
-            _set(status, "Complete", "CompletionsReached",
-                 "Reached expected number of succeeded pods", now)
+            events.append(("Warning", reason, message))
+            return Outcome(status=status, events=events, requeue_after=self._ttl(spec))
+        if view.complete():
+            await self._delete(view.active, ctx)  # the rest are no longer needed
+            for type_ in ("SuccessCriteriaMet", "Complete"):
+                _set(status, type_, "CompletionsReached",
+                     "Reached expected number of succeeded pods", now)
             status["completionTime"] = now
             status.update(active=0, ready=0)
             events.append(("Normal", "Completed", "Job completed"))
-            return Outcome(status=status, events=events,
-                           requeue_after=self._ttl_after(spec, now_s, now_s))
-        # Make pods up to parallelism (and no more than are still needed).
-        requeue = None
-        if completions is not None:
-            want_active = min(parallelism, completions - n_succeeded) if not indexed else \
-                parallelism
-        else:
-            want_active = parallelism if not succeeded else 0
-        if failed and counted:
-            last = max((_epoch((p.get("status") or {}).get("startTime")) or 0) for p in failed)
-            wait = min(BACKOFF_S * 2 ** (counted - 1), BACKOFF_MAX_S) - (now_s - last)
-            if wait > 0 and len(active) >= 0 and counted:
-                requeue = wait
-                want_active = len(active)  # back off before replacing a failed pod
-        todo: list[int | None] = []
-        if indexed:
-            running = {int((p["metadata"].get("annotations") or {}).get(INDEX, -1))
-                       for p in active}
-            free = [i for i in range(completions or 0) if i not in done_indexes
-                    and i not in running]
-            todo = list(free[:max(0, want_active - len(active))])
-        else:
-            todo = [None] * max(0, want_active - len(active))
-        for index in todo:
-            pod = self._pod(obj, index)
-            made = await ctx.objects.create(pod, owner=obj)
-            if made is not None:
-                events.append(("Normal", "SuccessfulCreate", f"Created pod: {pod['metadata']['name']}"))
-                status["active"] += 1
+            return Outcome(status=status, events=events, requeue_after=self._ttl(spec))
+        requeue = await self._make_pods(obj, view, now_s, status, events, ctx)
         if deadline is not None and started is not None:
             left = deadline - (now_s - started)
             requeue = left if requeue is None else min(requeue, left)
         return Outcome(status=status, events=events, requeue_after=requeue)
+
+    async def _make_pods(self, job: dict[str, Any], view: _Pods, now_s: float,
+                         status: dict[str, Any], events: list[tuple[str, str, str]],
+                         ctx: Context) -> float | None:
+        """Pods up to parallelism (no more than still needed); after a counted failure, the
+        Job's back-off (10 s doubling, at most 6 min) before a replacement. Returns when to
+        look again, if that is known."""
+        want, requeue = view.wanted(), None
+        if view.failed and view.counted:
+            last = max((_epoch((p.get("status") or {}).get("startTime")) or 0)
+                       for p in view.failed)
+            wait = min(BACKOFF_S * 2 ** (view.counted - 1), BACKOFF_MAX_S) - (now_s - last)
+            if wait > 0:
+                requeue, want = wait, len(view.active)
+        for index in view.todo(want):
+            pod = self._pod(job, index)
+            if await ctx.objects.create(pod, owner=job) is not None:
+                events.append(("Normal", "SuccessfulCreate",
+                               f"Created pod: {pod['metadata']['name']}"))
+                status["active"] += 1
+        return requeue
+
+    @staticmethod
+    async def _delete(pods: list[dict[str, Any]], ctx: Context) -> list[tuple[str, str, str]]:
+        events = []
+        for p in pods:
+            if await ctx.objects.delete(p):
+                events.append(("Normal", "SuccessfulDelete",
+                               f"Deleted pod: {p['metadata']['name']}"))
+        return events
 
     def _pod(self, job: dict[str, Any], index: int | None) -> dict[str, Any]:
         meta, spec = job["metadata"], job.get("spec") or {}
@@ -237,9 +265,11 @@ class JobController:
                     "fieldPath": f"metadata.annotations['{INDEX}']"}}}, *env]
         return pod
 
-    def _ttl_after(self, spec: dict[str, Any], finished: float, now: float) -> float | None:
+    @staticmethod
+    def _ttl(spec: dict[str, Any]) -> float | None:
+        """When a Job that finishes now is to be deleted (ttlSecondsAfterFinished)."""
         ttl = spec.get("ttlSecondsAfterFinished")
-        return None if ttl is None else max(0.0, finished + ttl - now)
+        return None if ttl is None else float(ttl)
 
     async def _finished(self, obj: dict[str, Any], status: dict[str, Any], ctx: Context
                         ) -> Outcome:
