@@ -78,16 +78,3 @@ def match_selector(selector: dict[str, object] | None, labels: dict[str, str]) -
         if op == "DoesNotExist" and present:
             return False
     return True
-
-
-def selector_string(selector: dict[str, object] | None) -> str:
-    """The selector as `kubectl -l` and status.selector write it."""
-    if not selector:
-        return ""
-    terms = [f"{k}={v}" for k, v in (selector.get("matchLabels") or {}).items()]  # type: ignore[union-attr]
-    for expr in selector.get("matchExpressions") or []:  # type: ignore[union-attr]
-        key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
-        terms.append({"In": f"{key} in ({','.join(values)})",
-                      "NotIn": f"{key} notin ({','.join(values)})",
-                      "Exists": f"{key}", "DoesNotExist": f"!{key}"}.get(op, ""))
-    return ",".join(t for t in terms if t)
