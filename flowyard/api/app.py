@@ -16,6 +16,7 @@ from flowyard.api.json_bodies import JsonBodyGuard
 from flowyard.api.kfp import router as kfp_router
 from flowyard.api.kube import router as kube_router
 from flowyard.api.limits import DEFAULT_MAX_BYTES, BodyLimit
+from flowyard.api.pods import router as pods_router
 from flowyard.api.resources import router as resources_router
 from flowyard.services.runtime import ControlPlane
 from flowyard.store import Store
@@ -49,6 +50,7 @@ def create_app(store: Store | None = None, *, scheduler: bool = True, recover: b
     app.add_middleware(errors.CrashGuard)
     errors.install(app)
     app.include_router(kfp_router)
+    app.include_router(pods_router)  # before the generic /{plural}/{name}/log route
     app.include_router(kube_router)
     app.include_router(resources_router)
     return app

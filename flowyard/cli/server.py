@@ -34,6 +34,9 @@ def up(
         "--allowed-host", help="A host name clients reach this server by, besides localhost "
         "and the listening address (repeatable; NAME or NAME:PORT; '*' for any). Also "
         "FLOWYARD_ALLOWED_HOSTS, comma-separated. Required with --host 0.0.0.0")] = None,
+    keep_pods: Annotated[bool, typer.Option(
+        "--keep-pods", help="On a clean stop leave pods running, for the next start to adopt "
+                            "(FLOWYARD_KEEP_PODS=1)")] = False,
 ) -> None:
     """Serve the KFP API, the resources API and the dashboard; run runs and schedules.
 
@@ -51,6 +54,8 @@ def up(
     except HostConfigError as exc:
         err.print(f"[red]error:[/red] {exc}", highlight=False)
         raise typer.Exit(2) from None
+    if keep_pods:
+        os.environ["FLOWYARD_KEEP_PODS"] = "1"  # read by the kubelet when it stops
     if not _loopback(host):
         err.print(f"[yellow]warning:[/yellow] listening on {host}: the API has no "
                   "authentication, and anyone who reaches it can run code as this user")

@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from flowyard.resources import specs
+from flowyard.resources import specs, workloads
 
 
 @dataclass(frozen=True)
@@ -47,15 +47,19 @@ KINDS = [
     KindInfo("kubeflow.org", "v1", "TFJob", "tfjobs", spec=specs.TFJobSpec),
     KindInfo("kubeflow.org", "v1", "PyTorchJob", "pytorchjobs", spec=specs.PyTorchJobSpec,
              subresources=_SCALED),
-    KindInfo("kubeflow.org", "v1", "MPIJob", "mpijobs"),
-    KindInfo("kubeflow.org", "v1", "XGBoostJob", "xgboostjobs"),
-    KindInfo("kubeflow.org", "v1", "PaddleJob", "paddlejobs", subresources=_SCALED),
-    KindInfo("kubeflow.org", "v1", "JAXJob", "jaxjobs", subresources=_SCALED),
+    KindInfo("kubeflow.org", "v1", "MPIJob", "mpijobs", spec=specs.MPIJobSpec),
+    KindInfo("kubeflow.org", "v1", "XGBoostJob", "xgboostjobs", spec=specs.XGBoostJobSpec),
+    KindInfo("kubeflow.org", "v1", "PaddleJob", "paddlejobs", spec=specs.PaddleJobSpec,
+             subresources=_SCALED),
+    KindInfo("kubeflow.org", "v1", "JAXJob", "jaxjobs", spec=specs.JAXJobSpec,
+             subresources=_SCALED),
     KindInfo("trainer.kubeflow.org", "v1alpha1", "TrainJob", "trainjobs",
              spec=specs.TrainJobSpec),
-    KindInfo("trainer.kubeflow.org", "v1alpha1", "TrainingRuntime", "trainingruntimes", subresources=_NONE),
+    KindInfo("trainer.kubeflow.org", "v1alpha1", "TrainingRuntime", "trainingruntimes",
+             spec=specs.TrainingRuntimeSpec, subresources=_NONE),
     KindInfo("trainer.kubeflow.org", "v1alpha1", "ClusterTrainingRuntime",
-             "clustertrainingruntimes", namespaced=False, subresources=_NONE),
+             "clustertrainingruntimes", namespaced=False, spec=specs.TrainingRuntimeSpec,
+             subresources=_NONE),
     KindInfo("kubeflow.org", "v1beta1", "Experiment", "experiments",
              spec=specs.KatibExperimentSpec, categories=("all", "kubeflow", "katib")),
     KindInfo("kubeflow.org", "v1beta1", "Trial", "trials",
@@ -80,8 +84,9 @@ KINDS = [
              short_names=("wftmpl",), subresources=_NONE),
     # Kubernetes' own kinds that the workload controllers reconcile (or that are stored).
     KindInfo("", "v1", "Pod", "pods", short_names=("po",), categories=("all",),
-             subresources=("status", "log")),
-    KindInfo("", "v1", "Service", "services", short_names=("svc",), categories=("all",)),
+             subresources=("status", "log"), spec=workloads.PodSpec),
+    KindInfo("", "v1", "Service", "services", short_names=("svc",), categories=("all",),
+             spec=workloads.ServiceSpec),
     KindInfo("", "v1", "Endpoints", "endpoints", short_names=("ep",), subresources=_NONE),
     KindInfo("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims",
              spec=specs.PersistentVolumeClaimSpec, short_names=("pvc",)),
@@ -93,12 +98,15 @@ KINDS = [
     KindInfo("", "v1", "Event", "events", short_names=("ev",), subresources=_NONE),
     KindInfo("events.k8s.io", "v1", "Event", "events", short_names=("ev",), subresources=_NONE),
     KindInfo("apps", "v1", "Deployment", "deployments", short_names=("deploy",),
+             spec=workloads.DeploymentSpec,
              categories=("all",), subresources=("status", "scale")),
     KindInfo("apps", "v1", "ReplicaSet", "replicasets", short_names=("rs",), categories=("all",),
+             spec=workloads.ReplicaSetSpec,
              subresources=("status", "scale")),
     KindInfo("apps", "v1", "StatefulSet", "statefulsets", short_names=("sts",),
+             spec=workloads.StatefulSetSpec,
              categories=("all",), subresources=("status", "scale")),
-    KindInfo("batch", "v1", "Job", "jobs", categories=("all",)),
+    KindInfo("batch", "v1", "Job", "jobs", categories=("all",), spec=workloads.JobSpec),
     KindInfo("batch", "v1", "CronJob", "cronjobs", short_names=("cj",), categories=("all",)),
     KindInfo("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", subresources=_NONE),
     KindInfo("apiextensions.k8s.io", "v1", "CustomResourceDefinition",

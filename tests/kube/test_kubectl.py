@@ -68,24 +68,30 @@ def test_apply_get_and_apply_again(cluster: Cluster) -> None:
                  "persistentvolumeclaim/data created", "deployment.apps/web created",
                  "service/web created", "job.batch/count created"):
         assert made in out, out
-    rv = cluster.json("get", "deploy", "web", "-n", ns)["metadata"]["resourceVersion"]
+    # The deployment controller writes status (as in a cluster), so the resourceVersion moves;
+    # an unchanged apply leaves the spec, hence the generation, as it was.
+    gen = cluster.json("get", "deploy", "web", "-n", ns)["metadata"]["generation"]
     again = cluster.kubectl("apply", "-f", "-", stdin=_manifest(ns)).stdout
     for same in ("namespace/shop unchanged", "configmap/cfg unchanged",
                  "persistentvolumeclaim/data unchanged", "deployment.apps/web unchanged",
                  "service/web unchanged", "job.batch/count unchanged"):
         assert same in again, again
-    assert cluster.json("get", "deploy", "web", "-n", ns)["metadata"]["resourceVersion"] == rv
+    assert cluster.json("get", "deploy", "web", "-n", ns)["metadata"]["generation"] == gen
 
     wide = cluster.kubectl("get", "deploy", "-n", ns, "-o", "wide").stdout.splitlines()
     assert wide[0].split() == ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE", "CONTAINERS",
                                "IMAGES", "SELECTOR"]
-    assert wide[1].split()[:2] == ["web", "0/2"] and "app=web" in wide[1]
+    # READY is n/2: the deployment controller runs the replicas (controllers/deployments.py).
+    assert wide[1].split()[0] == "web" and wide[1].split()[1].endswith("/2")
+    assert "app=web" in wide[1]
     svc = cluster.kubectl("get", "svc", "web", "-n", ns).stdout.splitlines()
     assert svc[0].split() == ["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"]
     assert "80/TCP" in svc[1]
     job = cluster.kubectl("get", "jobs", "-n", ns).stdout.splitlines()
     assert job[0].split() == ["NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"]
-    assert job[1].split()[:3] == ["count", "Running", "0/3"]
+    # The Job controller runs it meanwhile (controllers/jobs.py): any progress is fine here.
+    name, state, done = job[1].split()[:3]
+    assert name == "count" and state in ("Running", "Complete") and done.endswith("/3")
     image = cluster.kubectl("get", "deploy", "web", "-n", ns, "-o",
                             "jsonpath={.spec.template.spec.containers[0].image}").stdout
     assert image == "python:3.11"
@@ -93,8 +99,10 @@ def test_apply_get_and_apply_again(cluster: Cluster) -> None:
     assert as_yaml["data"] == {"greeting": "hello"}
     names = cluster.kubectl("get", "cm,svc", "-n", ns, "-o", "name").stdout.split()
     assert names == ["configmap/cfg", "service/web"]
-    pods_header = cluster.kubectl("get", "pods", "-n", ns).stderr
-    assert "No resources found" in pods_header
+    # The controllers made the Deployment's and the Job's pods.
+    pods = cluster.kubectl("get", "pods", "-n", ns).stdout.splitlines()
+    assert pods[0].split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+    assert any(line.startswith("web-") for line in pods[1:])
     assert "shop" in cluster.kubectl("get", "ns").stdout
 
 
@@ -243,7 +251,9 @@ def test_describe_pod_shows_its_events(cluster: Cluster) -> None:
     wide = cluster.kubectl("get", "pods", "-n", ns, "-o", "wide").stdout.splitlines()
     assert wide[0].split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP", "NODE",
                                "NOMINATED", "NODE", "READINESS", "GATES"]
-    assert wide[1].split()[:4] == ["p1", "0/1", "Pending", "0"]
+    # The kubelet (controllers/pods/) runs it meanwhile.
+    row = wide[1].split()
+    assert row[0] == "p1" and row[2] in ("Pending", "ContainerCreating", "Running")
     events = cluster.kubectl("get", "events", "-n", ns).stdout
     assert "pod/p1" in events and "Scheduled" in events
 
