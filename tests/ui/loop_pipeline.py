@@ -20,6 +20,6 @@ def score(acc: float, delay: float, metrics: Output[Metrics], report: Output[Mar
 
 
 @dsl.pipeline(name="loop-metrics")
-def loop_metrics(items: list = ITEMS) -> None:  # noqa: B006  (a pipeline input's default)
+def loop_metrics(items: list = ITEMS) -> None:
     with dsl.ParallelFor(items) as item:
         score(acc=item.acc, delay=item.delay)
