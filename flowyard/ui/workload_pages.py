@@ -11,18 +11,21 @@ from typing import Any
 
 from nicegui import ui
 
-from flowyard.services import workloads_view
+from flowyard.services import workload_status, workloads_view
 from flowyard.services.errors import ApiError
 from flowyard.ui import layout
 from flowyard.ui.components.logs import LogView
 from flowyard.ui.layout import tid
 from flowyard.ui.state import services
-from flowyard.ui.workloads import show_rows, table_rows, workload_table
+from flowyard.ui.workloads import show_rows, status_color, table_rows, workload_table
 
 
 def _kv(items: list[tuple[str, Any]]) -> None:
+    """Key/value lines; keys without a value are left out."""
     with ui.grid(columns="auto 1fr").classes("gap-x-4 gap-y-0 text-body2"):
         for key, value in items:
+            if value in (None, ""):
+                continue
             ui.label(key).classes("text-grey-7")
             ui.label("" if value is None else str(value)).classes("font-mono break-all")
 
@@ -39,8 +42,10 @@ def _events(events: list[dict[str, Any]]) -> None:
     if not events:
         ui.label("No events.").classes("text-grey-6 text-caption")
         return
-    _simple_table([("type", "Type"), ("reason", "Reason"), ("eventTime", "Time"),
-                   ("message", "Message")], events, "events-table")
+    rows = [{**e, "at": layout.when(workload_status.parse_time(e.get("eventTime")))}
+            for e in events]
+    _simple_table([("type", "Type"), ("reason", "Reason"), ("at", "Time"),
+                   ("message", "Message")], rows, "events-table")
 
 
 def _conditions(conds: list[dict[str, Any]]) -> None:
@@ -52,6 +57,12 @@ def _conditions(conds: list[dict[str, Any]]) -> None:
         return
     _simple_table([("type", "Condition"), ("status", "Status"), ("reason", "Reason"),
                    ("message", "Message"), ("since", "Since")], rows, "conditions-table")
+
+
+def _title(name: str, ns: str, test_id: str) -> None:
+    with ui.row().classes("items-center gap-3"):
+        ui.label(name).classes("text-h5").props(tid(test_id))
+        ui.link(f"namespace {ns}", f"/workloads?ns={ns}").classes("text-caption")
 
 
 def _missing(title: str, active: str, exc: ApiError) -> None:
@@ -174,8 +185,7 @@ def pod_page(ns: str, name: str) -> None:
         row = d["row"]
         status_box.clear()
         with status_box:
-            ui.badge(row["status"], color="primary" if row["status"] == "Running" else (
-                "negative" if d["phase"] == "Failed" else "grey-7"))
+            ui.badge(row["status"], color=status_color(row["status"]))
         info.clear()
         with info:
             owner = row["owner"]
@@ -223,7 +233,7 @@ def job_page(ns: str, name: str) -> None:
         _missing("Job", "Workloads", exc)
         return
     with layout.frame(f"Job {name}", "Workloads"):
-        ui.label(name).classes("text-h5").props(tid("job-name"))
+        _title(name, ns, "job-name")
         info = ui.column().classes("gap-0")
         ui.label("Pods").classes("text-h6")
         pods = workload_table("pods", "job-pods")
@@ -260,7 +270,7 @@ def deployment_page(ns: str, name: str) -> None:
         _missing("Deployment", "Workloads", exc)
         return
     with layout.frame(f"Deployment {name}", "Workloads"):
-        ui.label(name).classes("text-h5").props(tid("deployment-name"))
+        _title(name, ns, "deployment-name")
         info = ui.column().classes("gap-0")
         ui.label("Pods").classes("text-h6")
         pods = workload_table("pods", "deployment-pods")
@@ -304,7 +314,7 @@ def service_page(ns: str, name: str) -> None:
         _missing("Service", "Workloads", exc)
         return
     with layout.frame(f"Service {name}", "Workloads"):
-        ui.label(name).classes("text-h5").props(tid("service-name"))
+        _title(name, ns, "service-name")
         info = ui.column().classes("gap-0")
         ui.label("Endpoints (the pods its selector picks)").classes("text-h6")
         pods = workload_table("pods", "service-pods")

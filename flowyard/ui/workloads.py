@@ -47,6 +47,18 @@ STATUS_SLOT = r'''
 '''
 
 
+GOOD = {"Running": "primary", "Completed": "positive", "Complete": "positive",
+        "Succeeded": "positive", "Terminating": "orange-8", "Suspended": "orange-6"}
+BAD = ("Error", "BackOff", "OOMKilled", "Failed", "ExitCode", "Signal", "Err")
+
+
+def status_color(status: str) -> str:
+    """The badge colour of a kubectl status word (the same as STATUS_SLOT's)."""
+    if status in GOOD:
+        return GOOD[status]
+    return "negative" if any(b in status for b in BAD) else "grey-7"
+
+
 def page_path(namespace: str, plural: str, name: str) -> str:
     return f"/workloads/{namespace}/{plural}/{name}"
 
