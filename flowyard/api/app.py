@@ -13,6 +13,7 @@ import flowyard
 from flowyard.api import errors
 from flowyard.api.kfp import router as kfp_router
 from flowyard.api.limits import DEFAULT_MAX_BYTES, BodyLimit
+from flowyard.api.pods import router as pods_router
 from flowyard.api.resources import router as resources_router
 from flowyard.services.runtime import ControlPlane
 from flowyard.store import Store
@@ -37,5 +38,6 @@ def create_app(store: Store | None = None, *, scheduler: bool = True, recover: b
     app.add_middleware(BodyLimit, max_bytes=limit)
     errors.install(app)
     app.include_router(kfp_router)
+    app.include_router(pods_router)  # before the generic /{plural}/{name}/log route
     app.include_router(resources_router)
     return app

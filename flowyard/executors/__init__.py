@@ -1,14 +1,7 @@
-"""Where a unit of work runs. The engine only sees `Executor.submit(work) -> Handle`."""
+"""Where a unit of work runs. The engine only sees `Executor.submit(work) -> Handle`; the
+backend is chosen by the FLOWYARD_EXECUTOR setting (see registry.py)."""
 
-from flowyard.executors.base import Executor, Handle, PythonCall, Resources, Work
+from flowyard.executors.base import Executor, Exit, Handle, PythonCall, Resources, Work
+from flowyard.executors.registry import get_executor
 
-__all__ = ["Executor", "Handle", "PythonCall", "Resources", "Work", "get_executor"]
-
-
-def get_executor(name: str = "local") -> Executor:
-    """Executors are resolved by name so the engine never imports a backend it doesn't use."""
-    if name == "local":
-        from flowyard.executors.local import shared_local_executor
-
-        return shared_local_executor()
-    raise ValueError(f"unknown executor {name!r}; expected one of: local")
+__all__ = ["Executor", "Exit", "Handle", "PythonCall", "Resources", "Work", "get_executor"]

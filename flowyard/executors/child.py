@@ -17,20 +17,16 @@ from flowyard.executors import mounts
 from flowyard.executors.base import Work
 
 
-def _redirect_output(log_path: str) -> None:
-    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    os.dup2(fd, 1)
-    os.dup2(fd, 2)
-    os.close(fd)
-    # Line-buffered so the log streams while the task runs.
+def _reopen_output() -> None:
+    # fds 1 and 2 are the supervisor's pipe; line-buffered so the log streams while it runs.
     sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115
     sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
 
 
 def run_work(work: Work) -> None:
-    # Own process group: cancelling the task also stops whatever it started.
-    os.setpgrp()
-    _redirect_output(work.log_path)
+    """Runs in the process the supervisor forked (its own process group, output on the
+    supervisor's pipe); never returns."""
+    _reopen_output()
     try:
         mounts.apply(work.mounts)
     except OSError as exc:
@@ -77,6 +73,9 @@ def run_work(work: Work) -> None:
             executor_main.executor_main()
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except MemoryError:
+        traceback.print_exc()
+        code = 137  # as the OOM killer's SIGKILL reads: the supervisor reports OOMKilled
     except BaseException:
         traceback.print_exc()
         code = 1

@@ -1,5 +1,6 @@
-"""The local executor: tasks are processes forked from a warm zygote that has already
-imported kfp, so a Python step starts in milliseconds instead of a second."""
+"""The local executor: each work is supervised by a small process of its own (shim.py) forked
+from a warm zygote that has already imported kfp, so a Python step starts in milliseconds
+instead of a second, and outlives the engine: a restarted engine adopts it (`adopt`)."""
 
 from __future__ import annotations
 
@@ -8,29 +9,36 @@ import concurrent.futures
 import contextlib
 import itertools
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
 import threading
-from typing import Any
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
 
 from flowyard.config import settings
-from flowyard.executors.base import Resources, Work
+from flowyard.executors import cgroups, logs, network, state
+from flowyard.executors.base import Exit, LogRef, Resources, Sandbox, Work
 from flowyard.executors.pool import ResourcePool
+from flowyard.executors.shim import Launch
 from flowyard.executors.zygote import read_message, write_message
 
 _KILL_GRACE_S = 5.0
+_POLL_S = 0.1
+_LOG_PART = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,252}")
 
 
 class Zygote:
-    """The engine's side of the zygote: sends work, hands out exit statuses."""
+    """The engine's side of the zygote: sends work, gets back the pids it started."""
 
     def __init__(self) -> None:
         self._proc: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()
         self._tokens = itertools.count()
-        self._started: dict[int, concurrent.futures.Future[int]] = {}
-        self._exits: dict[int, concurrent.futures.Future[int]] = {}
+        self._started: dict[int, concurrent.futures.Future[tuple[int, int]]] = {}
 
     def ensure_running(self) -> None:
         with self._lock:
@@ -49,99 +57,135 @@ class Zygote:
             threading.Thread(target=self._read, args=(self._proc,), daemon=True,
                              name="flowyard-zygote").start()
 
-    def _exit_future(self, pid: int) -> concurrent.futures.Future[int]:
-        # Called with the lock held: an exit can be reported before anyone waits for it.
-        fut = self._exits.get(pid)
-        if fut is None:
-            fut = self._exits[pid] = concurrent.futures.Future()
-        return fut
-
     def _read(self, proc: subprocess.Popen[bytes]) -> None:
         assert proc.stdout is not None
         while True:
             try:
-                message = read_message(proc.stdout)
+                kind, token, value = read_message(proc.stdout)
             except (EOFError, OSError):
                 break
-            kind = message[0]
             with self._lock:
-                if kind == "exited":
-                    fut = self._exit_future(message[1])
-                    if not fut.done():  # a dead reader thread would lose every later exit
-                        fut.set_result(message[2])
-                else:
-                    fut = self._started.pop(message[1])
-                    if kind == "started":
-                        fut.set_result(message[2])
-                    else:
-                        fut.set_exception(OSError(message[2]))
-        with self._lock:  # the zygote died: nothing it forked will be reported any more
+                fut = self._started.pop(token)
+            if kind == "started":
+                fut.set_result(value)
+            else:
+                fut.set_exception(OSError(value))
+        with self._lock:  # the zygote died; what it started lives on under its supervisors
             for fut in self._started.values():
                 fut.set_exception(OSError("the task zygote exited"))
             self._started.clear()
-            for fut in self._exits.values():
-                if not fut.done():
-                    fut.set_result(signal.SIGKILL)  # a wait status meaning "killed"
             if self._proc is proc:
                 self._proc = None
 
-    def start(self, work: Work) -> int:
+    def start(self, work: Work, launch: Launch) -> tuple[int, int]:
+        """(supervisor pid, work pid) once the work is recorded and running."""
         self.ensure_running()
         token = next(self._tokens)
-        started: concurrent.futures.Future[int] = concurrent.futures.Future()
+        started: concurrent.futures.Future[tuple[int, int]] = concurrent.futures.Future()
         with self._lock:
             self._started[token] = started
             assert self._proc is not None and self._proc.stdin is not None
-            write_message(self._proc.stdin, (token, work))
-        pid = started.result()
-        with self._lock:
-            self._exit_future(pid)
-        return pid
+            write_message(self._proc.stdin, (token, work, launch))
+        return started.result()
 
-    def exit_status(self, pid: int) -> concurrent.futures.Future[int]:
-        with self._lock:
-            return self._exit_future(pid)
 
-    def forget(self, pid: int) -> None:
-        with self._lock:
-            self._exits.pop(pid, None)
+def _signal_group(pgid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
 
 
 class LocalHandle:
-    def __init__(self, zygote: Zygote, pid: int, req: Resources, gpus: list[int]) -> None:
-        self._zygote, self._pid = zygote, pid
+    """A work under its supervisor, found by its state folder (also after a restart)."""
+
+    def __init__(self, folder: Path, record: dict[str, object], req: Resources,
+                 gpus: list[int]) -> None:
+        self.folder = folder
+        self.task_id = str(record.get("task_id", folder.name))
+        self._sup_pid = int(record.get("pid") or 0)  # type: ignore[call-overload]
+        self._sup_start = record.get("pid_start")
+        self._pid = int(record.get("work_pid") or 0)  # type: ignore[call-overload]
+        self._work_start = record.get("work_start")
         self.req, self.gpus = req, gpus
         self.cancelled = False
+        self._exit: Exit | None = None
+        self._waiter: asyncio.Future[Exit] | None = None
 
     @property
     def pid(self) -> int | None:
-        return self._pid
+        return self._pid or None
+
+    def _supervisor_alive(self) -> bool:
+        return state.is_alive(self._sup_pid, self._sup_start)  # type: ignore[arg-type]
+
+    def _work_alive(self) -> bool:
+        return state.is_alive(self._pid, self._work_start)  # type: ignore[arg-type]
+
+    def exit_now(self) -> Exit | None:
+        if self._exit is None:
+            self._exit = state.read_exit(self.folder)
+        return self._exit
+
+    def alive(self) -> bool:
+        return self.exit_now() is None and self._supervisor_alive()
 
     async def wait(self) -> int:
-        # Shielded: a cancelled waiter must not cancel the shared exit future, which the
-        # wait() after cancel() still needs and the reader thread fulfils later.
-        status = await asyncio.shield(asyncio.wrap_future(self._zygote.exit_status(self._pid)))
-        self._zygote.forget(self._pid)
-        return os.waitstatus_to_exitcode(status)
+        return (await self.wait_exit()).code
 
-    def cancel(self) -> None:
+    async def wait_exit(self) -> Exit:
+        found = self.exit_now()
+        if found is not None:
+            return found
+        if self._waiter is None:
+            self._waiter = asyncio.ensure_future(self._wait_for_exit())
+        # Shielded: a cancelled waiter must not cancel the shared wait, which a wait() after
+        # cancel() still needs.
+        return await asyncio.shield(self._waiter)
+
+    async def _wait_for_exit(self) -> Exit:
+        pidfd = -1
+        with contextlib.suppress(AttributeError, OSError):
+            pidfd = os.pidfd_open(self._sup_pid)
+        try:
+            if pidfd >= 0 and self._supervisor_alive():
+                loop = asyncio.get_running_loop()
+                ready = loop.create_future()
+                loop.add_reader(pidfd, lambda: ready.done() or ready.set_result(None))
+                try:
+                    # The exit file is written before the supervisor exits; polling it as
+                    # well costs little and covers a pidfd that never fires.
+                    while not ready.done() and state.read_exit(self.folder) is None:
+                        await asyncio.wait([ready], timeout=1.0)
+                finally:
+                    loop.remove_reader(pidfd)
+            else:
+                while self._supervisor_alive() and state.read_exit(self.folder) is None:
+                    await asyncio.sleep(_POLL_S)
+        finally:
+            if pidfd >= 0:
+                os.close(pidfd)
+        found = state.read_exit(self.folder)
+        if found is None:
+            # The supervisor died without recording an end (it was SIGKILLed): what it ran
+            # is stopped, and the work reads as killed.
+            if self._work_alive():
+                _signal_group(self._pid, signal.SIGKILL)
+            found = Exit(137, signal.SIGKILL, False, None, time.time())
+        self._exit = found
+        return found
+
+    def cancel(self, grace_s: float = _KILL_GRACE_S) -> None:
         self.cancelled = True
-        pid = self._pid
-        _signal_group(pid, signal.SIGTERM)
-        timer = threading.Timer(_KILL_GRACE_S, _signal_group, args=(pid, signal.SIGKILL))
+        if self.exit_now() is not None or not self._work_alive():
+            return
+        _signal_group(self._pid, signal.SIGTERM)
+
+        def kill() -> None:
+            if self.exit_now() is None and self._work_alive():
+                _signal_group(self._pid, signal.SIGKILL)
+
+        timer = threading.Timer(max(grace_s, 0.0), kill)
         timer.daemon = True
         timer.start()
-
-
-def _signal_group(pid: int, sig: int) -> None:
-    try:
-        os.killpg(pid, sig)
-    except ProcessLookupError:
-        # The child may not have made its own group yet.
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, sig)
-    except PermissionError:
-        pass
 
 
 class LocalExecutor:
@@ -154,36 +198,151 @@ class LocalExecutor:
         """Start the zygote now (in the background) instead of at the first task."""
         threading.Thread(target=self.zygote.ensure_running, daemon=True).start()
 
-    def clamp(self, req: Resources) -> tuple[Resources, str | None]:
-        return self.pool.clamp(req)
+    # admission ---------------------------------------------------------------------
+    def clamp(self, resources: Resources) -> tuple[Resources, str | None]:
+        return self.pool.clamp(resources)
+
+    def fits(self, resources: Resources) -> str | None:
+        """None if `resources` are free now, else why the work would wait (Pending)."""
+        return self.pool.why_not(resources)
+
+    # paths -------------------------------------------------------------------------
+    @staticmethod
+    def _home() -> Path:
+        return settings().home
+
+    def log_file(self, ref: LogRef) -> Path:
+        """Where a LogRef's log lies on this machine. ("runs", RUN, *TASK-PATH) is a KFP
+        task's log (logs/RUN/PATH.log); anything else is logs/PART/.../LAST.log."""
+        parts = list(ref.parts)
+        if not parts or any(not _LOG_PART.fullmatch(p) for p in parts):
+            raise ValueError(f"log reference {ref.parts!r}: each part must be a name of "
+                             "letters, digits, '.', '_' or '-', not starting with '.'")
+        if parts[0] == "runs" and len(parts) >= 3:
+            parts = parts[1:]
+        return settings().logs_dir.joinpath(*parts[:-1]) / f"{parts[-1]}.log"
+
+    def _log_of(self, work: Work) -> Path:
+        if work.log_path:
+            return Path(work.log_path)
+        if work.log is not None:
+            return self.log_file(work.log)
+        raise ValueError(f"work {work.task_id}: neither log nor log_path is set")
+
+    # lifecycle ---------------------------------------------------------------------
+    def _launch(self, work: Work, folder: Path, log: Path) -> Launch:
+        cap = work.log_policy.max_bytes or logs.max_log_bytes()
+        memory = cgroups.plan(work.task_id, work.resources.memory_limit)
+        join = None
+        if work.sandbox:
+            join = network.join_for(self._sandboxes(), work.sandbox)
+        return Launch(str(folder), str(log), cap, list(work.log_policy.mask), memory, join)
+
+    def _prepare_log(self, work: Work, log: Path, folder: Path) -> None:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        meta = state.read_json(logs.meta_path(log))
+        if meta is not None and meta.get("task_id") != work.task_id and log.exists():
+            # Another work wrote this log before (a container's previous run): keep it as
+            # `previous`, as the kubelet does for `kubectl logs --previous`.
+            os.replace(log, logs.previous_path(log))
+            with contextlib.suppress(FileNotFoundError):
+                os.replace(logs.index_path(log), logs.index_path(logs.previous_path(log)))
+        state.write_json(logs.meta_path(log), {"task_id": work.task_id, "state_dir": str(folder),
+                                               "at": time.time()})
 
     async def submit(self, work: Work) -> LocalHandle:
+        folder = state.state_dir(self._home(), work.task_id)
+        log = self._log_of(work)
         gpus = await self.pool.acquire(work.resources)
-        if work.resources.gpu:
-            work.env["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, gpus))
-        start = asyncio.ensure_future(asyncio.to_thread(self.zygote.start, work))
         try:
-            pid = await asyncio.shield(start)
+            if work.resources.gpu:
+                work.env["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, gpus))
+            work.gpus = gpus
+            self._clear_previous(folder)
+            folder.mkdir(parents=True)
+            self._prepare_log(work, log, folder)
+            launch = self._launch(work, folder, log)
+        except BaseException:
+            await self.pool.release(work.resources, gpus)
+            raise
+        start = asyncio.ensure_future(asyncio.to_thread(self.zygote.start, work, launch))
+        try:
+            await asyncio.shield(start)
         except asyncio.CancelledError:
             # Canceled mid-fork: the fork still happens in its thread; stop what it starts.
             with contextlib.suppress(Exception):
-                _signal_group(await start, signal.SIGKILL)
+                _, pid = await start
+                _signal_group(pid, signal.SIGKILL)
             await self.pool.release(work.resources, gpus)
             raise
         except BaseException:
             await self.pool.release(work.resources, gpus)
             raise
-        return LocalHandle(self.zygote, pid, work.resources, gpus)
+        record = state.read_json(folder / state.SUPERVISOR) or {}
+        return LocalHandle(folder, record, work.resources, gpus)
 
-    async def release(self, handle: Any) -> None:
+    def _clear_previous(self, folder: Path) -> None:
+        if not folder.exists():
+            return
+        record = state.read_json(folder / state.SUPERVISOR)
+        if (record is not None and not (folder / state.EXIT).exists()
+                and state.is_alive(record.get("pid"), record.get("pid_start"))):
+            raise RuntimeError(f"work {folder.name} is already running (pid "
+                               f"{record.get('work_pid')}); adopt it instead of starting it "
+                               "twice")
+        shutil.rmtree(folder, ignore_errors=True)
+
+    async def adopt(self, work: Work) -> LocalHandle | None:
+        folder = state.state_dir(self._home(), work.task_id)
+        record = state.read_json(folder / state.SUPERVISOR)
+        if record is None:
+            return None
+        handle = LocalHandle(folder, record, work.resources, [])
+        if handle.exit_now() is None and not handle._supervisor_alive():
+            # Its supervisor is gone and left no exit: nobody would record what the work does,
+            # so it is stopped and counts as never having finished.
+            if handle._work_alive():
+                _signal_group(handle._pid, signal.SIGKILL)
+            shutil.rmtree(folder, ignore_errors=True)
+            return None
+        handle.gpus = self.pool.take(work.resources, list(record.get("gpus") or []))
+        return handle
+
+    async def release(self, handle: LocalHandle) -> None:  # type: ignore[override]
+        """Give back the resources, and forget the work's record once it has ended (call
+        after recording its exit: a later adopt() finds nothing)."""
         await self.pool.release(handle.req, handle.gpus)
+        handle.req, handle.gpus = Resources(cpu=0), []
+        if handle.exit_now() is not None:
+            shutil.rmtree(handle.folder, ignore_errors=True)
 
+    # logs --------------------------------------------------------------------------
+    def read_log(self, ref: LogRef, *, follow: bool = False, tail: int | None = None,
+                 since: float | None = None, timestamps: bool = False,
+                 previous: bool = False) -> AsyncIterator[bytes]:
+        path = self.log_file(ref)
+        if previous:
+            return logs.aiter_log(logs.previous_path(path), tail=tail, since=since,
+                                  timestamps=timestamps)
+        ended = (lambda: logs.writer_ended(path)) if follow else None
+        return logs.aiter_log(path, ended=ended, tail=tail, since=since, timestamps=timestamps)
 
-_shared: LocalExecutor | None = None
+    # sandboxes ---------------------------------------------------------------------
+    def _sandboxes(self) -> network.Sandboxes:
+        return network.Sandboxes(self._home() / "run" / "sandboxes")
+
+    async def create_sandbox(self, sandbox_id: str, hostname: str) -> Sandbox:
+        rec = await asyncio.to_thread(self._sandboxes().create, sandbox_id, hostname)
+        return rec.sandbox()
+
+    async def set_hosts(self, sandbox_id: str, hosts: dict[str, str]) -> None:
+        await asyncio.to_thread(self._sandboxes().set_hosts, sandbox_id, hosts)
+
+    async def remove_sandbox(self, sandbox_id: str) -> None:
+        await asyncio.to_thread(self._sandboxes().remove, sandbox_id)
 
 
 def shared_local_executor() -> LocalExecutor:
-    global _shared
-    if _shared is None:
-        _shared = LocalExecutor()
-    return _shared
+    from flowyard.executors.registry import get_executor
+
+    return get_executor("local")  # type: ignore[return-value]

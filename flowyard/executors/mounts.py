@@ -53,6 +53,14 @@ def apply(mounts: Sequence[tuple[str, str, bool]]) -> None:
         return
     _enter_namespace()
     for source, target, read_only in mounts:
+        if os.path.isfile(source):
+            # A single file (a pod's /etc/hosts): bound over a file that must already exist.
+            if not os.path.exists(target):
+                raise OSError(2, f"cannot bind {source} on {target}: {target} does not exist")
+            _mount(source, target, MS_BIND)
+            if read_only:
+                _mount(None, target, MS_BIND | MS_REMOUNT | MS_RDONLY)
+            continue
         try:
             os.makedirs(target, exist_ok=True)
         except OSError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 from flowyard.executors.base import Resources
 
@@ -32,7 +33,8 @@ class ResourcePool:
             gpu = self.gpus
         if not notes:
             return req, None
-        return Resources(cpu, memory, gpu), "; ".join(notes) + ": running it with what there is"
+        why = "; ".join(notes) + ": running it with what there is"
+        return replace(req, cpu=cpu, memory=memory, gpu=gpu), why
 
     def _condition(self) -> asyncio.Condition:
         loop = asyncio.get_running_loop()
@@ -43,6 +45,33 @@ class ResourcePool:
     def _fits(self, req: Resources) -> bool:
         return (req.cpu <= self._free_cpu + 1e-9 and req.memory <= self._free_mem
                 and req.gpu <= len(self._free_gpus))
+
+    def why_not(self, req: Resources) -> str | None:
+        """None if `req` fits now; else what is short, as a Pending pod's message says it."""
+        req, _ = self.clamp(req)
+        short = []
+        if req.cpu > self._free_cpu + 1e-9:
+            short.append(f"Insufficient cpu ({req.cpu:g} requested, {self._free_cpu:g} free)")
+        if req.memory > self._free_mem:
+            short.append(f"Insufficient memory ({req.memory} bytes requested, "
+                         f"{self._free_mem} free)")
+        if req.gpu > len(self._free_gpus):
+            short.append(f"Insufficient nvidia.com/gpu ({req.gpu} requested, "
+                         f"{len(self._free_gpus)} free of {self.gpus})")
+        return "; ".join(short) or None
+
+    def take(self, req: Resources, gpus: list[int]) -> list[int]:
+        """Count a work that already runs (adopted after a restart) without waiting: the
+        machine is what it is; later works wait until it is given back."""
+        req, _ = self.clamp(req)
+        self._free_cpu -= req.cpu
+        self._free_mem -= req.memory
+        held = [g for g in gpus if g in self._free_gpus]
+        for g in held:
+            self._free_gpus.remove(g)
+        while len(held) < req.gpu and self._free_gpus:
+            held.append(self._free_gpus.pop(0))
+        return held
 
     async def acquire(self, req: Resources) -> list[int]:
         """Wait until `req` fits; returns the GPU indices handed to the task."""

@@ -2,11 +2,12 @@
 (and what components commonly use) up front, then forks a child per task on request.
 
 Protocol over its stdin/stdout, each message a 4-byte length and a pickle:
-  engine → zygote: (token, Work)           fork a child that runs the work
-  zygote → engine: ("started", token, pid) or ("failed", token, message)
-  zygote → engine: ("exited", pid, status) when a child ends (raw wait status)
-When stdin closes (the engine is gone) the zygote exits; running tasks are left to finish
-or to be killed by a resuming engine.
+  engine → zygote: (token, Work, Launch)   fork a supervisor (shim.py) that runs the work
+  zygote → engine: ("started", token, (supervisor pid, work pid)) or ("failed", token, message)
+The zygote answers once the supervisor has recorded the work, so the engine never holds a
+work that a restart could not find. Exits are not reported here: each supervisor records its
+work's exit in the work's state folder. When stdin closes (the engine is gone) the zygote
+exits; the supervisors and their works go on, to be adopted by the next engine.
 
 Unlike multiprocessing's fork server, nothing of the engine's __main__ is re-imported in
 the children, so a user's script that calls flowyard.run() is never executed again."""
@@ -22,7 +23,7 @@ import struct
 import sys
 from typing import Any, BinaryIO
 
-from flowyard.executors import child
+from flowyard.executors import child, shim  # noqa: F401  (child: preloaded for works)
 
 _HEADER = struct.Struct("!I")
 
@@ -49,28 +50,15 @@ def read_message(stream: BinaryIO) -> Any:
     return pickle.loads(_read_exact(stream, size))
 
 
-def _reap(out: BinaryIO) -> None:
+def _reap() -> None:
+    # Supervisors record their works' exits themselves; the zygote only clears zombies.
     while True:
         try:
-            pid, status = os.waitpid(-1, os.WNOHANG)
+            pid, _ = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
             return
         if pid == 0:
             return
-        write_message(out, ("exited", pid, status))
-
-
-def _fork(work: Any, keep_closed: list[int]) -> int:
-    pid = os.fork()
-    if pid == 0:
-        for fd in keep_closed:
-            os.close(fd)
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        signal.set_wakeup_fd(-1)
-        child.run_work(work)
-        os._exit(0)  # run_work always exits; this only guards against a bug there
-    return pid
 
 
 # Imported once here so that tasks don't pay for them; extend with FLOWYARD_PRELOAD=a,b.
@@ -109,19 +97,20 @@ def main() -> None:
         for key, _ in sel.select():
             if key.data == "child":
                 os.read(wake_r, 4096)
-                _reap(stdout)
+                _reap()
                 continue
             try:
-                token, work = read_message(stdin)
+                token, work, launch = read_message(stdin)
             except EOFError:
                 return
             try:
-                pid = _fork(work, [wake_r, wake_w, stdin.fileno(), stdout.fileno()])
+                pids = shim.fork_supervisor(work, launch,
+                                            [wake_r, wake_w, stdin.fileno(), stdout.fileno()])
             except OSError as exc:
                 write_message(stdout, ("failed", token, str(exc)))
                 continue
-            write_message(stdout, ("started", token, pid))
-        _reap(stdout)
+            write_message(stdout, ("started", token, pids))
+        _reap()
 
 
 if __name__ == "__main__":

@@ -8,10 +8,12 @@ import contextlib
 import json
 import os
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from flowyard.executors.base import PythonCall, Work
+from flowyard.executors.base import Exit, Handle, LogPolicy, PythonCall, Resources, Work
+from flowyard.executors.state import write_atomic
 from flowyard.pipelines import images, python_component
 from flowyard.pipelines.cache import cache_key
 from flowyard.pipelines.context import RunContext
@@ -20,7 +22,7 @@ from flowyard.pipelines.executor_io import build_executor_input, collect_outputs
 from flowyard.pipelines.logs import failure_summary
 from flowyard.pipelines.placeholders import JobContext, resolve_command, resolve_text
 from flowyard.pipelines.platform_spec import TaskPlatform, release
-from flowyard.pipelines.resources import requested_resources
+from flowyard.pipelines.resources import quantity, requested_resources
 from flowyard.pipelines.results import TaskResult, empty_outputs
 from flowyard.pipelines.retry import RetryPolicy
 from flowyard.pipelines.venvs import ensure_venv, site_packages
@@ -178,8 +180,7 @@ class ExecutorTask:
             env[item["name"]] = resolve_text(str(item.get("value", "")), ex, job)
         env.update(self.platform.env)
         log = str(log_path)
-        resources = requested_resources(container.get("resources", {}))
-        resources, note = ctx.executor.clamp(resources)
+        resources, note = ctx.executor.clamp(self._resources(container))
         if note:
             ctx.store.add_event("ResourcesReduced", note, type="Warning", run_id=ctx.run_id,
                                 task_id=self.task_id)
@@ -204,6 +205,8 @@ class ExecutorTask:
             argv = self._place(argv, container, env, task_dir)
             work = Work(self.task_id, argv, env, log, str(task_dir), None, resources)
             work.mounts = [(m.source, m.target, m.read_only) for m in self.platform.mounts]
+        # Secret values the task was given never reach its stored or streamed log.
+        work.log_policy = LogPolicy(mask=list(self.platform.secret_values))
         return work, ex
 
     def _stage_inputs(self, arts: dict[str, list[dict[str, Any]]], task_dir: Path
@@ -260,73 +263,150 @@ class ExecutorTask:
                 f"image {image!r}: its command {exe!r} {where}. Flowyard runs container "
                 "commands on the host; install the tool, or see docs/containers.md")
 
+    def _resources(self, container: dict[str, Any]) -> Resources:
+        res = requested_resources(container.get("resources", {}))
+        spec = container.get("resources", {})
+        limit = spec.get("resourceMemoryLimit")
+        if limit:
+            res = replace(res, memory_limit=int(quantity(limit, "memory limit")))
+        elif spec.get("memoryLimit"):
+            res = replace(res, memory_limit=int(float(spec["memoryLimit"]) * 1e9))
+        return res
+
+    async def _adopt(self, container: dict[str, Any], log: Path
+                     ) -> tuple[Handle | None, dict[str, Any] | None, int, bool]:
+        """A resumed run's task that was in flight: (handle, executor input, attempt, lost).
+        Its process, if it still runs (or ended while nobody watched), is adopted, never
+        started again; `lost` says it died with its driver and must run again."""
+        ctx = self.ctx
+        row = ctx.store.get_task(self.task_id)
+        attempt = (row.attempts if row is not None else 0) or 0
+        resources, _ = ctx.executor.clamp(self._resources(container))
+        stub = Work(self.task_id, [], {}, str(log), resources=resources)
+        handle = await ctx.executor.adopt(stub)
+        saved = ctx.task_dir(self.path) / _SAVED_INPUT
+        ex = json.loads(saved.read_text()) if saved.exists() else None
+        if handle is not None and ex is not None:
+            ctx.store.add_event("Adopted", f"attempt {attempt} (pid {handle.pid}) outlived its "
+                                "driver: its process is kept and its result recorded; it is "
+                                "not run again", run_id=ctx.run_id, task_id=self.task_id)
+            return handle, ex, max(attempt, 1), False
+        if handle is not None:
+            handle.cancel(0)
+            await handle.wait_exit()
+            await ctx.executor.release(handle)
+        was_running = ctx.inflight.get(self.task_id) == "RUNNING"
+        if was_running and attempt:
+            ctx.store.add_event("Retrying", f"attempt {attempt}'s process died with its driver; "
+                                f"running it again as attempt {attempt + 1}", type="Warning",
+                                run_id=ctx.run_id, task_id=self.task_id)
+        return None, None, attempt, was_running and attempt > 0
+
     async def _execute(self, container: dict[str, Any], params: dict[str, Any],
                        arts: dict[str, list[dict[str, Any]]], key: str | None) -> TaskResult:
         ctx = self.ctx
         policy = RetryPolicy.from_spec(self.task_spec.get("retryPolicy"))
-        attempt = 0
+        attempt, lost = 0, 0
+        handle: Handle | None = None
+        ex: dict[str, Any] = {}
+        log = ctx.log_path(self.path)
+        limit = 0
+        if self.task_id in ctx.inflight:
+            handle, saved, attempt, was_lost = await self._adopt(container, log)
+            lost += was_lost
+            if handle is not None and saved is not None:
+                ex = saved
+                ctx.store.update_task(self.task_id, state="RUNNING", pid=handle.pid,
+                                      log_path=str(log))
+            limit = self._resources(container).memory_limit
         while True:
-            attempt += 1
-            log = ctx.log_path(self.path)
-            if attempt > 1:
-                with log.open("a") as f:
-                    f.write(f"\n--- flowyard: attempt {attempt} of {policy.max_retries + 1} ---\n")
-            else:
-                log.unlink(missing_ok=True)
-            try:
-                work, ex = self._prepare(container, params, arts, log)
-                await self._layer_packages(container, work)
-            except (TaskError, ValueError) as exc:
-                if log.exists():  # what pip said while installing packages_to_install
-                    ctx.store.update_task(self.task_id, log_path=str(log))
-                return self._fail(str(exc), attempt)
-            # PENDING while it waits for CPUs/GPUs; RUNNING (with its pid) once started.
-            try:
-                handle = await ctx.executor.submit(work)
-            except asyncio.CancelledError:  # canceled while waiting for CPUs/GPUs
-                ctx.store.finish_task(self.task_id, ctx.run_id, "CANCELED", empty_outputs(),
-                                      error="canceled before it started")
-                raise
-            ctx.store.update_task(self.task_id, state="RUNNING", attempts=attempt,
-                                  log_path=work.log_path, inputs=_inputs_view(params, arts),
-                                  started_at=now(), pid=handle.pid, cache_key=key)
-            waiter = asyncio.ensure_future(handle.wait())
-            deadline_hit = False
-            try:
-                code = await asyncio.wait_for(asyncio.shield(waiter), self.platform.timeout)
-            except TimeoutError:
-                # kubernetes.set_timeout: the pod's activeDeadlineSeconds, enforced here.
-                handle.cancel()
-                code, deadline_hit = await waiter, True
-            except asyncio.CancelledError:
-                handle.cancel()
-                with contextlib.suppress(Exception):
-                    await asyncio.shield(waiter)
-                await ctx.executor.release(handle)
-                ctx.store.finish_task(self.task_id, ctx.run_id, "CANCELED", empty_outputs(),
-                                      error="canceled")
-                raise
-            await ctx.executor.release(handle)
-            if code == 0:
+            if handle is None:
+                attempt += 1
+                if attempt > 1:
+                    with log.open("a") as f:
+                        f.write(f"\n--- flowyard: attempt {attempt} of "
+                                f"{policy.max_retries + 1 + lost} ---\n")
+                else:
+                    log.unlink(missing_ok=True)
                 try:
-                    outputs = collect_outputs(self.component, ex)
-                    outputs = self._publish(outputs)
-                except TaskError as exc:
+                    work, ex = self._prepare(container, params, arts, log)
+                    await self._layer_packages(container, work)
+                except (TaskError, ValueError) as exc:
+                    if log.exists():  # what pip said while installing packages_to_install
+                        ctx.store.update_task(self.task_id, log_path=str(log))
                     return self._fail(str(exc), attempt)
-                stored = ctx.store.finish_task(self.task_id, ctx.run_id, "SUCCEEDED", outputs,
-                                               _records(outputs))
-                return TaskResult("SUCCEEDED", _with_ids(outputs, stored), self.task_id)
-            if attempt > policy.max_retries:
-                message, tail = failure_summary(work.log_path, code)
-                if deadline_hit:
+                limit = work.resources.memory_limit
+                # Saved before the start: a resumed engine that adopts the running process
+                # reads its outputs with it.
+                write_atomic(ctx.task_dir(self.path) / _SAVED_INPUT, json.dumps(ex).encode())
+                # PENDING while it waits for CPUs/GPUs; RUNNING (with its pid) once started.
+                try:
+                    handle = await ctx.executor.submit(work)
+                except asyncio.CancelledError:  # canceled while waiting for CPUs/GPUs
+                    ctx.store.finish_task(self.task_id, ctx.run_id, "CANCELED", empty_outputs(),
+                                          error="canceled before it started")
+                    raise
+                except (OSError, RuntimeError, ValueError) as exc:
+                    return self._fail(f"cannot start: {exc}", attempt)
+                ctx.store.update_task(self.task_id, state="RUNNING", attempts=attempt,
+                                      log_path=str(log), inputs=_inputs_view(params, arts),
+                                      started_at=now(), pid=handle.pid, cache_key=key)
+            outcome = await self._await(handle, ex, attempt)
+            handle = None
+            if isinstance(outcome, TaskResult):
+                return outcome
+            if attempt - lost > policy.max_retries:
+                message, tail = failure_summary(str(log), outcome.code)
+                if outcome.oom_killed:
+                    message = (f"OOMKilled: the task went over its memory limit of "
+                               f"{_bytes(limit)} and was killed (exit code 137)")
+                elif outcome is _DEADLINE:
                     message = (f"DeadlineExceeded: timed out after {self.platform.timeout:g}s "
                                "(kubernetes.set_timeout)")
                 return self._fail(message, attempt, tail)
             delay = policy.delay(attempt)
-            ctx.store.add_event("Retrying", f"attempt {attempt} exited with {code}; retrying in "
+            why = "was OOMKilled" if outcome.oom_killed else f"exited with {outcome.code}"
+            ctx.store.add_event("Retrying", f"attempt {attempt} {why}; retrying in "
                                 f"{delay:g}s", run_id=ctx.run_id, task_id=self.task_id,
                                 type="Warning")
             await asyncio.sleep(delay)
+
+    async def _await(self, handle: Handle, ex: dict[str, Any], attempt: int
+                     ) -> TaskResult | Exit:
+        """Wait for the process; record a success (then forget the process: recorded first,
+        so a crash in between leaves it adoptable) or return how it failed."""
+        ctx = self.ctx
+        waiter = asyncio.ensure_future(handle.wait_exit())
+        try:
+            ended = await asyncio.wait_for(asyncio.shield(waiter), self.platform.timeout)
+        except TimeoutError:
+            # kubernetes.set_timeout: the pod's activeDeadlineSeconds, enforced here.
+            handle.cancel()
+            await waiter
+            await ctx.executor.release(handle)
+            return _DEADLINE
+        except asyncio.CancelledError:
+            handle.cancel()
+            with contextlib.suppress(Exception):
+                await asyncio.shield(waiter)
+            ctx.store.finish_task(self.task_id, ctx.run_id, "CANCELED", empty_outputs(),
+                                  error="canceled")
+            await ctx.executor.release(handle)
+            raise
+        if ended.code != 0:
+            await ctx.executor.release(handle)
+            return ended
+        try:
+            outputs = collect_outputs(self.component, ex)
+            outputs = self._publish(outputs)
+        except TaskError as exc:
+            result = self._fail(str(exc), attempt)
+            await ctx.executor.release(handle)
+            return result
+        stored = ctx.store.finish_task(self.task_id, ctx.run_id, "SUCCEEDED", outputs,
+                                       _records(outputs))
+        await ctx.executor.release(handle)
+        return TaskResult("SUCCEEDED", _with_ids(outputs, stored), self.task_id)
 
     async def _layer_packages(self, container: dict[str, Any], work: Work) -> None:
         py = python_component.parse(container)
@@ -382,6 +462,17 @@ def _copy(source: str, target: str) -> None:
         shutil.copytree(src, target, dirs_exist_ok=True)
     else:
         shutil.copyfile(src, target)
+
+
+_SAVED_INPUT = "executor_input.json"
+_DEADLINE = Exit(137, 9)  # what a task stopped at its kubernetes.set_timeout deadline reads as
+
+
+def _bytes(n: int) -> str:
+    for unit, size in (("Gi", 2**30), ("Mi", 2**20), ("Ki", 2**10)):
+        if n >= size and n % size == 0:
+            return f"{n // size}{unit}"
+    return f"{n} bytes"
 
 
 def _inputs_view(params: dict[str, Any], arts: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:

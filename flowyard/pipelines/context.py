@@ -31,6 +31,9 @@ class RunContext:
     enable_caching: bool = True
     # Resume: tasks that already finished, by path; they are never executed again.
     done: dict[str, Task] = field(default_factory=dict)
+    # Resume: task id -> state of tasks that were PENDING or RUNNING when the driver died;
+    # their processes are adopted from the executor, never started twice.
+    inflight: dict[str, str] = field(default_factory=dict)
 
     @property
     def components(self) -> dict[str, Any]:

@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from flowyard.executors.logs import tail_text
 
 TAIL_LINES = 30
 
 
 def tail(path: str, lines: int = TAIL_LINES) -> str:
-    p = Path(path)
-    if not p.exists():
-        return ""
-    with p.open("rb") as f:
-        f.seek(0, 2)
-        size = f.tell()
-        f.seek(max(0, size - 64 * 1024))
-        data = f.read().decode("utf-8", "replace")
-    return "\n".join(data.splitlines()[-lines:])
+    # Read from the end, never the whole file: a task's log can be gigabytes.
+    return "\n".join(tail_text(path, lines, max_bytes=64 * 1024).splitlines()[-lines:])
 
 
 def failure_summary(path: str, code: int) -> tuple[str, str]:
@@ -28,5 +21,8 @@ def failure_summary(path: str, code: int) -> tuple[str, str]:
         if s and not s.startswith("[KFP Executor") and not s.startswith("--- flowyard"):
             reason = s
             break
-    how = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
+    if code < 0:
+        code = 128 - code  # a raw negative wait code: killed by signal -code
+    how = (f"killed by signal {code - 128} (exit code {code})" if code > 128
+           else f"exit code {code}")
     return (f"{how}: {reason}" if reason else how), text

@@ -5,9 +5,7 @@ which never re-executes a task that had finished."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
-import signal
 import socket
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,6 +15,7 @@ from typing import Any
 from flowyard.artifacts import ArtifactStore
 from flowyard.config import settings
 from flowyard.executors import get_executor
+from flowyard.executors.logs import iter_log
 from flowyard.pipelines import arguments as args_mod
 from flowyard.pipelines.cancels import watcher_for
 from flowyard.pipelines.context import RunContext
@@ -80,8 +79,12 @@ class Run:
         return matches[0]
 
     def logs(self, task: str) -> str:
+        """The task's whole log as text (for a bounded log; stream big ones with
+        `flowyard.executors.logs.iter_log`)."""
         path = self.task(task).log_path
-        return Path(path).read_text(errors="replace") if path and Path(path).exists() else ""
+        if not path:
+            return ""
+        return b"".join(iter_log(path)).decode(errors="replace")
 
 
 def submit(doc: PipelineDoc, arguments: dict[str, Any], *, experiment: str | None = None,
@@ -126,30 +129,6 @@ def check_not_driven(row: Any) -> None:
                             f"(flowyard runs cancel {row.id}) or wait for it to end")
 
 
-def _started_at(pid: int) -> float | None:
-    """When process `pid` started (epoch seconds), from /proc; None if it is gone."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        boot = next(float(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
-                    if line.startswith("btime"))
-    except (OSError, StopIteration, IndexError, ValueError):
-        return None
-    return boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
-
-
-def _kill_orphans(store: Store, run_id: str) -> None:
-    """Stop task processes a dead driver left behind, so a resumed task never runs twice at
-    once. A pid is only signalled if it started when the task did (pids get reused)."""
-    for task in store.tasks(run_id):
-        if task.state != "RUNNING" or not task.pid or task.started_at is None:
-            continue
-        started = _started_at(task.pid)
-        if started is None or abs(started - task.started_at.timestamp()) > 5:
-            continue
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(task.pid, signal.SIGKILL)
-
-
 async def drive(run_id: str, *, resume: bool = False, store: Store | None = None) -> str:
     """Execute a recorded run to its end and return its final state."""
     store = store or open_store()
@@ -160,18 +139,21 @@ async def drive(run_id: str, *, resume: bool = False, store: Store | None = None
         return row.state
     cfg = settings()
     done: dict[str, Any] = {}
+    inflight: dict[str, str] = {}
     if resume:
         check_not_driven(row)
-        _kill_orphans(store, run_id)
-        done = {t.path: t for t in store.tasks(run_id) if t.state in DONE_TASK_STATES}
+        rows = store.tasks(run_id)
+        done = {t.path: t for t in rows if t.state in DONE_TASK_STATES}
+        # What was in flight is adopted (its process kept, its result recorded), not rerun.
+        inflight = {t.id: t.state for t in rows if t.state in ("PENDING", "RUNNING")}
     name = row.pipeline_name or "pipeline"
     ctx = RunContext(
         # KFP's {{$.pipeline_job_name}} is the run's display name, not the pipeline's name.
         run_id=run_id, job_name=row.display_name or name, resource_name=f"{name}-{run_id[:8]}",
         create_time=(row.created_at or now()).isoformat(), spec=row.spec, store=store,
-        executor=get_executor("local"), artifacts=ArtifactStore(cfg.artifact_root),
+        executor=get_executor(), artifacts=ArtifactStore(cfg.artifact_root),
         settings=cfg, platform=PlatformConfig.from_spec(row.platform_spec),
-        enable_caching=row.enable_caching, done=done)
+        enable_caching=row.enable_caching, done=done, inflight=inflight)
     store.update_run(run_id, state="RUNNING", driver=_driver(),
                      started_at=row.started_at or now())
     root = asyncio.current_task()

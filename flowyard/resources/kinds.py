@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
-from flowyard.resources import specs
+from flowyard.resources import specs, workloads
 
 
 @dataclass(frozen=True)
@@ -28,15 +28,16 @@ class KindInfo:
 KINDS = [
     KindInfo("kubeflow.org", "v1", "TFJob", "tfjobs", spec=specs.TFJobSpec),
     KindInfo("kubeflow.org", "v1", "PyTorchJob", "pytorchjobs", spec=specs.PyTorchJobSpec),
-    KindInfo("kubeflow.org", "v1", "MPIJob", "mpijobs"),
-    KindInfo("kubeflow.org", "v1", "XGBoostJob", "xgboostjobs"),
-    KindInfo("kubeflow.org", "v1", "PaddleJob", "paddlejobs"),
-    KindInfo("kubeflow.org", "v1", "JAXJob", "jaxjobs"),
+    KindInfo("kubeflow.org", "v1", "MPIJob", "mpijobs", spec=specs.MPIJobSpec),
+    KindInfo("kubeflow.org", "v1", "XGBoostJob", "xgboostjobs", spec=specs.XGBoostJobSpec),
+    KindInfo("kubeflow.org", "v1", "PaddleJob", "paddlejobs", spec=specs.PaddleJobSpec),
+    KindInfo("kubeflow.org", "v1", "JAXJob", "jaxjobs", spec=specs.JAXJobSpec),
     KindInfo("trainer.kubeflow.org", "v1alpha1", "TrainJob", "trainjobs",
              spec=specs.TrainJobSpec),
-    KindInfo("trainer.kubeflow.org", "v1alpha1", "TrainingRuntime", "trainingruntimes"),
+    KindInfo("trainer.kubeflow.org", "v1alpha1", "TrainingRuntime", "trainingruntimes",
+             spec=specs.TrainingRuntimeSpec),
     KindInfo("trainer.kubeflow.org", "v1alpha1", "ClusterTrainingRuntime",
-             "clustertrainingruntimes", namespaced=False),
+             "clustertrainingruntimes", namespaced=False, spec=specs.TrainingRuntimeSpec),
     KindInfo("kubeflow.org", "v1beta1", "Experiment", "experiments",
              spec=specs.KatibExperimentSpec),
     KindInfo("kubeflow.org", "v1beta1", "Trial", "trials"),
@@ -58,6 +59,20 @@ KINDS = [
              spec=specs.PersistentVolumeClaimSpec, short_names=("pvc",)),
     KindInfo("", "v1", "ConfigMap", "configmaps", short_names=("cm",)),
     KindInfo("", "v1", "Secret", "secrets"),
+    # The workloads of Kubernetes itself (controllers/pods, jobs, deployments, services).
+    KindInfo("", "v1", "Pod", "pods", spec=workloads.PodSpec, short_names=("po",)),
+    KindInfo("", "v1", "Service", "services", spec=workloads.ServiceSpec, short_names=("svc",)),
+    KindInfo("", "v1", "Endpoints", "endpoints", short_names=("ep",)),
+    KindInfo("", "v1", "Namespace", "namespaces", namespaced=False, short_names=("ns",)),
+    KindInfo("", "v1", "ServiceAccount", "serviceaccounts", short_names=("sa",)),
+    KindInfo("batch", "v1", "Job", "jobs", spec=workloads.JobSpec),
+    KindInfo("apps", "v1", "Deployment", "deployments", spec=workloads.DeploymentSpec,
+             short_names=("deploy",)),
+    KindInfo("apps", "v1", "ReplicaSet", "replicasets", spec=workloads.ReplicaSetSpec,
+             short_names=("rs",)),
+    KindInfo("apps", "v1", "StatefulSet", "statefulsets", spec=workloads.StatefulSetSpec,
+             short_names=("sts",)),
+    KindInfo("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices"),
 ]
 
 

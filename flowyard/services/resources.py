@@ -52,13 +52,15 @@ class Ref:
 
 _GROUP = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$")
 _WORD = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+# Kubernetes' own groups without a dot (apps, batch): known kinds, never KFP's /apis/v2beta1.
+_BUILTIN_GROUPS = frozenset(k.group for k in kinds.KINDS if k.group and "." not in k.group)
 
 
 def checked_ref(group: str, version: str, plural: str, namespace: str = "",
                 name: str = "") -> Ref:
     """A Ref from a URL's parts, each checked as Kubernetes names them (these parts also name
     log files, so nothing like '..' gets through)."""
-    if group and not _GROUP.match(group):
+    if group and not _GROUP.match(group) and group not in _BUILTIN_GROUPS:
         raise NotFound(f"no API group {group!r}")
     if not _WORD.match(version) or not _WORD.match(plural):
         raise NotFound(f"no resource {plural!r} in {group or 'core'}/{version}")

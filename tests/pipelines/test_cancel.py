@@ -151,10 +151,10 @@ def test_cancel_during_the_fork_leaves_no_process(tmp_path: Path,
     real_start = Zygote.start
     forking = threading.Event()
 
-    def slow_start(self: Zygote, work: Any) -> int:
+    def slow_start(self: Zygote, *args: Any) -> Any:
         forking.set()
         time.sleep(1.0)  # the cancel lands in here
-        return real_start(self, work)
+        return real_start(self, *args)
 
     monkeypatch.setattr(Zygote, "start", slow_start)
     pid_file = tmp_path / "pid"
