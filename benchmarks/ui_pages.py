@@ -2,7 +2,8 @@
 """How fast the dashboard opens with a big store (issue 5: under a second each).
 
 Seeds a fresh FLOWYARD_HOME with 10,000 runs (bulk-inserted rows spread over 30 days, mixed
-states, three experiments and pipelines, two metrics each, shown as the list's metric columns) and one real 60-task run (10 layers of 6 steps,
+states, three experiments and pipelines, two metrics each, shown as the list's metric
+columns) and one real 60-task run (10 layers of 6 steps,
 executed by the engine), starts `flowyard up` on a free port, and times in Chromium (Python
 Playwright, Debian's /usr/bin/chromium) from navigation until the page shows its data:
 the runs list (first page rendered), the runs list filtered by state, and the 60-task run page
