@@ -283,21 +283,6 @@ def container_log_path(namespace: str, pod: str, container: str, previous: bool 
     return Path(f"{path}.previous") if previous else path
 
 
-def _kubelet_log(pod: dict[str, Any], container: str, previous: bool) -> Path | None:
-    """The file the kubelet (controllers/pods) gives a container's run today: one per
-    restart, `pods/UID/logs/CONTAINER-RESTARTS.log`, the previous run the one before."""
-    from flowyard.controllers.pods.volumes import pod_dir
-
-    uid = _meta(pod).get("uid")
-    statuses = (pod.get("status") or {}).get("containerStatuses") or []
-    statuses = statuses + ((pod.get("status") or {}).get("initContainerStatuses") or [])
-    restarts = next((int(c.get("restartCount") or 0) for c in statuses
-                     if c.get("name") == container), 0) - (1 if previous else 0)
-    if not uid or restarts < 0:
-        return None
-    return pod_dir(str(uid)) / "logs" / f"{container}-{restarts}.log"
-
-
 def container_log(svc: Services, namespace: str, pod: str, container: str, offset: int = 0,
                   previous: bool = False, limit: int = LOG_CHUNK) -> tuple[str, int, bool]:
     """The container's log from byte `offset` (at most `limit` bytes), the next offset, and
@@ -308,8 +293,6 @@ def container_log(svc: Services, namespace: str, pod: str, container: str, offse
         obj = get(svc, POD, namespace, pod)
     except NotFound:
         obj = None
-    if not path.is_file() and obj is not None:
-        path = _kubelet_log(obj, container, previous) or path
     ended = previous or obj is None or _container_ended(obj, container)
     if not path.is_file():
         return "", offset, ended
