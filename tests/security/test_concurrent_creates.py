@@ -62,7 +62,8 @@ def test_first_objects_on_a_fresh_store_get_distinct_versions(database: str) -> 
     answers = at_once(lambda i: api.post(CONFIGMAPS, json=_configmap(f"cm-{i}")))
     assert [a.status_code for a in answers] == [201] * N, [a.text for a in answers]
     versions = {int(a.json()["metadata"]["resourceVersion"]) for a in answers}
-    assert versions == set(range(1, N + 1))
+    # Distinct (the store writes its own objects too: the default namespaces and their status).
+    assert len(versions) == N
 
 
 def test_one_name_created_at_once_is_one_object_and_conflicts(database: str) -> None:

@@ -31,6 +31,8 @@ def port() -> Iterator[int]:
     # A route that fails as a bug would: the real app and middleware around it.
     app.add_api_route("/apis/v2beta1/boom", boom)
     app.add_api_route("/api/v1/boom", boom)
+    # Ahead of the Kubernetes API's /apis/{group}/{version} routes, which would answer 404.
+    app.router.routes[:0] = [app.router.routes.pop(), app.router.routes.pop()]
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
     thread = threading.Thread(target=server.run, daemon=True)
