@@ -1,5 +1,6 @@
-"""What runs inside a forked task process. Imported by the warm fork server, so everything
-imported here (kfp's executor and the libraries components commonly import) is paid once."""
+"""What runs inside a forked Python task process. Imported by the Python zygote only, so
+everything imported here (kfp's executor and the libraries components commonly import) is paid
+once; commands are exec'd by the kfp-free path in shim.py."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ def _reopen_output() -> None:
 
 def run_work(work: Work) -> None:
     """Runs in the process the supervisor forked (its own process group, output on the
-    supervisor's pipe); never returns."""
+    supervisor's pipe) for a work with `python` set; never returns."""
     _reopen_output()
     try:
         mounts.apply(work.mounts)
@@ -36,13 +37,8 @@ def run_work(work: Work) -> None:
     os.environ.update(work.env)
     if work.cwd:
         os.chdir(work.cwd)
-    if work.python is None:
-        try:
-            os.execvpe(work.argv[0], work.argv, work.env)
-        except OSError as exc:
-            print(f"cannot run {work.argv[0]!r}: {exc}", file=sys.stderr)
-            os._exit(127)
     call = work.python
+    assert call is not None
     sys.path[:0] = work.python_path
     code = 0
     try:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
 import hashlib
 import ipaddress
 import json
@@ -269,7 +268,8 @@ class Join:
 
     def enter(self) -> list[tuple[str, str, bool]]:
         """Join the network and take the hostname; returns the files to bind-mount."""
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        from flowyard.executors.mounts import libc
+
         if self.netns:
             fd = os.open(self.netns, os.O_RDONLY)
             try:
