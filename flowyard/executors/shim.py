@@ -11,7 +11,7 @@ own in between. A second process per work cost a fork and an exit of a copy of t
 zygote (tens of MB of page tables: most of a step's cost; see docs/architecture.md).
 
 The work never runs before `supervisor.json` names it (the work waits on a pipe until then), so
-after any crash a running work can be found; `exit.json` is written (atomically, durably) only
+after any crash a running work can be found; `exit.json` is written (atomically) only
 once every byte of output is in the log.
 """
 
@@ -121,6 +121,16 @@ def _exit_of(status: int, memory: MemoryLimit | None, started: float) -> Exit:
     return Exit(code, sig, oom, started, time.time())
 
 
+_own: tuple[int, int | None] = (0, None)
+
+
+def _own_start(me: int) -> int | None:
+    global _own
+    if _own[0] != me:
+        _own = (me, state.start_time(me))
+    return _own[1]
+
+
 class Supervised:
     """One running work under this supervisor: its pipe, its log and, once reaped, its end."""
 
@@ -153,7 +163,7 @@ class Supervised:
         return self.status is not None and (self.eof or now >= self.drain_until)
 
     def finish(self) -> Exit:
-        """Record the end: the log complete first, then exit.json (atomically, durably)."""
+        """Record the end: the log complete first, then exit.json (atomically)."""
         assert self.status is not None
         memory = self.launch.memory
         ex = _exit_of(self.status, memory, self.started)
@@ -203,7 +213,7 @@ def start(token: int, work: Work, launch: Launch, close: list[int]
             launch.memory.attach(pid)
         me = os.getpid()
         record: dict[str, object] = {
-            "pid": me, "pid_start": state.start_time(me), "work_pid": pid,
+            "pid": me, "pid_start": _own_start(me), "work_pid": pid,
             "work_start": state.start_time(pid), "started_at": started,
             "log_path": launch.log_path, "task_id": work.task_id, "gpus": work.gpus or []}
         # Not fsynced: a record of running processes means nothing after a reboot.

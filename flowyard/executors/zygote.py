@@ -19,6 +19,7 @@ the children, so a user's script that calls flowyard.run() is never executed aga
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import pickle
 import selectors
@@ -112,6 +113,10 @@ def main(kind: str) -> None:
     sel.register(wake_r, selectors.EVENT_READ, None)
     if kind == "python":
         _preload()
+    # What was imported stays out of the collector's sight: a collection in a work would
+    # otherwise write to every object's header and copy each of the zygote's pages it touches.
+    gc.collect()
+    gc.freeze()
     engine.send(("ready", os.getpid(), None))
     accepting = True
 
