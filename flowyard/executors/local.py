@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from flowyard.config import settings
 from flowyard.executors import cgroups, logs, network, state
@@ -28,6 +28,8 @@ from flowyard.executors.base import Exit, LogRef, Resources, Sandbox, Work
 from flowyard.executors.pool import ResourcePool
 from flowyard.executors.shim import Launch
 from flowyard.executors.zygote import read_message, write_message
+
+T = TypeVar("T")
 
 _KILL_GRACE_S = 5.0
 _POLL_S = 0.1
@@ -81,7 +83,7 @@ class Zygote:
                 fut = (self._exited if kind == "exited" else self._started).pop(token, None)
                 if kind == "failed":
                     self._exited.pop(token, None)
-            if fut is None:
+            if fut is None or fut.done():
                 continue
             if kind == "failed":
                 fut.set_exception(OSError(value))
@@ -90,7 +92,8 @@ class Zygote:
         with self._lock:  # the zygote died; what it started lives on under its records
             for pending in (self._started, self._exited):
                 for fut in pending.values():
-                    fut.set_exception(OSError("the task zygote exited"))
+                    if not fut.done():
+                        fut.set_exception(OSError("the task zygote exited"))
                 pending.clear()
             if self._proc is proc:
                 self._proc = None
@@ -113,8 +116,37 @@ class Zygote:
             except OSError as exc:
                 self._started.pop(token, None)
                 self._exited.pop(token, None)
-                raise OSError(f"the task zygote is gone: {exc}") from exc
+                self._proc.kill()  # a next start makes a new one
+                self._proc.wait()
+                raise ZygoteGone(f"the task zygote is gone: {exc}") from exc
         return started, exited
+
+
+class ZygoteGone(OSError):
+    pass
+
+
+def _settled(cf: concurrent.futures.Future[T]) -> asyncio.Future[T]:
+    """An asyncio future that follows `cf` (set by the zygote's reader thread). Unlike
+    asyncio.wrap_future, cancelling it leaves `cf` alone (a handle's exit stays readable)."""
+    loop = asyncio.get_running_loop()
+    fut: asyncio.Future[T] = loop.create_future()
+
+    def settle() -> None:
+        if fut.done():
+            return
+        exc = cf.exception()
+        if exc is not None:
+            fut.set_exception(exc)
+        else:
+            fut.set_result(cf.result())
+
+    def done(_: concurrent.futures.Future[T]) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
+            loop.call_soon_threadsafe(settle)
+
+    cf.add_done_callback(done)
+    return fut
 
 
 def _signal_group(pgid: int, sig: int) -> None:
@@ -153,8 +185,9 @@ class LocalHandle:
 
     def exit_now(self) -> Exit | None:
         if self._exit is None:
-            if self._exited is not None and self._exited.done() and not self._exited.exception():
-                self._exit = self._exited.result()
+            cf = self._exited
+            if cf is not None and cf.done() and cf.exception() is None:
+                self._exit = cf.result()
             else:
                 self._exit = state.read_exit(self.folder)
         return self._exit
@@ -179,7 +212,7 @@ class LocalHandle:
         if self._exited is not None:
             # The supervisor sends the exit once exit.json is written.
             with contextlib.suppress(OSError):
-                self._exit = await asyncio.wrap_future(self._exited)
+                self._exit = await _settled(self._exited)
                 return self._exit
         self._exit = await self._watch_records()
         return self._exit
@@ -328,13 +361,19 @@ class LocalExecutor:
             raise
         zygote = self.zygote if work.python is not None else self.exec_zygote
         try:
-            if not zygote.running():
-                await asyncio.to_thread(zygote.ensure_running)
-            started_cf, exited = zygote.start(work, launch)
+            for again in (True, False):
+                if not zygote.running():
+                    await asyncio.to_thread(zygote.ensure_running)
+                try:
+                    started_cf, exited = zygote.start(work, launch)
+                    break
+                except ZygoteGone:  # it died since it was last used: once more, with a new one
+                    if not again:
+                        raise
         except BaseException:
             await self.pool.release(work.resources, gpus)
             raise
-        started = asyncio.wrap_future(started_cf)
+        started = _settled(started_cf)
         try:
             record = await asyncio.shield(started)
         except asyncio.CancelledError:

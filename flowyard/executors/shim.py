@@ -139,19 +139,28 @@ class Supervised:
         self.token, self.pid, self.out_r, self.writer = token, pid, out_r, writer
         self.launch, self.started = launch, started
         self.status: int | None = None
+        self.log_error: OSError | None = None
+        self.cgroup_removed = True
         self.eof = False
         self.drain_until = 0.0
 
     def pump(self) -> None:
-        """Copy what the work wrote (called when its pipe is readable)."""
+        """Copy what the work wrote (called when its pipe is readable). A log that cannot be
+        written (a full disk) is drained all the same: the work must not block on its pipe."""
         try:
             data = os.read(self.out_r, CHUNK)
         except BlockingIOError:
             return
-        if data:
-            self.writer.write(data)
-        else:
+        except OSError:
+            data = b""
+        if not data:
             self.eof = True
+            return
+        if self.log_error is None:
+            try:
+                self.writer.write(data)
+            except OSError as exc:
+                self.log_error = exc
 
     def reaped(self, status: int) -> None:
         self.status = status
@@ -166,15 +175,20 @@ class Supervised:
         """Record the end: the log complete first, then exit.json (atomically)."""
         assert self.status is not None
         memory = self.launch.memory
-        ex = _exit_of(self.status, memory, self.started)
+        ex = _exit_of(self.status, memory, self.started)  # reads the cgroup's OOM count
         if memory is not None:
-            memory.remove()
-        if ex.oom_killed and memory is not None:
-            self.writer.write(f"\n--- flowyard: OOMKilled: the work went over its memory limit "
-                              f"of {memory.limit} bytes ---\n".encode())
+            # What the work left in its cgroup goes too; an rmdir that must wait for them to
+            # leave is retried by the caller.
+            self.cgroup_removed = memory.remove()
         with contextlib.suppress(OSError):
             os.close(self.out_r)
-        self.writer.close()
+        try:
+            if ex.oom_killed and memory is not None:
+                self.writer.write(f"\n--- flowyard: OOMKilled: the work went over its memory "
+                                  f"limit of {memory.limit} bytes ---\n".encode())
+            self.writer.close()
+        except OSError as exc:  # the exit is recorded all the same
+            self.log_error = self.log_error or exc
         state.write_exit(Path(self.launch.state_dir), ex)
         return ex
 

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from flowyard.executors import shim, state
+from flowyard.executors.cgroups import MemoryLimit
 
 _HEADER = struct.Struct("!I")
 
@@ -105,6 +106,7 @@ def main(kind: str) -> None:
     signal.set_wakeup_fd(wake_w)
     signal.signal(signal.SIGCHLD, lambda *_: None)
     works: dict[int, shim.Supervised] = {}
+    cgroups_left: list[tuple[MemoryLimit, float]] = []  # killed, not yet empty (and removed)
     # Stopping the supervisor stops its works gracefully; their ends are still recorded.
     signal.signal(signal.SIGTERM, lambda *_: [shim._signal_group(p, signal.SIGTERM)
                                               for p in list(works)])
@@ -131,9 +133,11 @@ def main(kind: str) -> None:
             if pid in works:
                 works[pid].reaped(status)
 
-    while accepting or works:
+    while accepting or works or cgroups_left:
         now = time.monotonic()
         deadlines = [w.drain_until for w in works.values() if w.status is not None]
+        if cgroups_left:
+            deadlines.append(now + 0.02)
         timeout = max(0.0, min(deadlines) - now) if deadlines else None
         for key, _ in sel.select(timeout):
             if key.fileobj is stdin:
@@ -171,8 +175,11 @@ def main(kind: str) -> None:
             del works[pid]
             if not entry.eof:
                 sel.unregister(entry.out_r)
+            memory = entry.launch.memory
             try:
                 ex = entry.finish()
+                if memory is not None and not entry.cgroup_removed:
+                    cgroups_left.append((memory, now + 1.0))
             except Exception as exc:  # the record is what matters: keep the exit at least
                 ex = shim._exit_of(entry.status or 0, None, entry.started)
                 with contextlib.suppress(Exception):
@@ -181,6 +188,9 @@ def main(kind: str) -> None:
                     print(f"flowyard supervisor: the log of pid {pid} may be incomplete: "
                           f"{exc}", file=sys.stderr)
             engine.send(("exited", entry.token, ex))
+        # Emptied by now (or given up on: a process stuck in the kernel keeps its cgroup).
+        cgroups_left[:] = [(m, until) for m, until in cgroups_left
+                           if not m.remove() and now < until]
 
 
 if __name__ == "__main__":
