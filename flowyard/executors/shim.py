@@ -51,8 +51,21 @@ def _signal_group(pgid: int, sig: int) -> None:
         os.killpg(pgid, sig)
 
 
-def _run_child(work: Work, launch: Launch, go_r: int, out_w: int, close: list[int]) -> NoReturn:
+# Blocked in the supervisor while it forks: a signal for the new work that arrives before the
+# work has dropped the supervisor's handlers waits for it, instead of running the supervisor's
+# own handler in the work (which forwards SIGTERM to every work it supervises).
+_HELD = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD}
+
+
+def _run_child(work: Work, launch: Launch, go_r: int, out_w: int, done_w: int,
+               close: list[int], mask: set[signal.Signals]) -> NoReturn:
     try:
+        signal.set_wakeup_fd(-1)
+        for sig in (signal.SIGHUP, signal.SIGTERM, signal.SIGCHLD):
+            signal.signal(sig, signal.SIG_DFL)
+        signal.signal(signal.SIGINT,
+                      signal.default_int_handler if work.python else signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         os.setpgid(0, 0)
         os.read(go_r, 1)  # released once the supervisor has recorded this process
         os.close(go_r)
@@ -65,11 +78,6 @@ def _run_child(work: Work, launch: Launch, go_r: int, out_w: int, close: list[in
         for fd in close:  # the supervisor's own pipes and the other works' logs
             with contextlib.suppress(OSError):
                 os.close(fd)
-        signal.set_wakeup_fd(-1)
-        for sig in (signal.SIGHUP, signal.SIGTERM, signal.SIGCHLD):
-            signal.signal(sig, signal.SIG_DFL)
-        signal.signal(signal.SIGINT,
-                      signal.default_int_handler if work.python else signal.SIG_DFL)
         # Exec'd commands get SIGPIPE's default (a shell pipeline must end quietly); Python
         # code keeps Python's own SIG_IGN, where a broken pipe is an exception.
         signal.signal(signal.SIGPIPE, signal.SIG_IGN if work.python else signal.SIG_DFL)
@@ -84,7 +92,7 @@ def _run_child(work: Work, launch: Launch, go_r: int, out_w: int, close: list[in
     if work.python is not None:
         from flowyard.executors import child  # preloaded in the Python zygote
 
-        child.run_work(work)
+        child.run_work(work, done_w)
     _exec_command(work)
 
 
@@ -134,9 +142,10 @@ def _own_start(me: int) -> int | None:
 class Supervised:
     """One running work under this supervisor: its pipe, its log and, once reaped, its end."""
 
-    def __init__(self, token: int, pid: int, out_r: int, writer: LogWriter, launch: Launch,
-                 started: float) -> None:
+    def __init__(self, token: int, pid: int, out_r: int, done_r: int, writer: LogWriter,
+                 launch: Launch, started: float) -> None:
         self.token, self.pid, self.out_r, self.writer = token, pid, out_r, writer
+        self.done_r = done_r  # -1, or where a Python work declares its exit code
         self.launch, self.started = launch, started
         self.status: int | None = None
         self.log_error: OSError | None = None
@@ -162,7 +171,24 @@ class Supervised:
             except OSError as exc:
                 self.log_error = exc
 
+    def declared(self) -> None:
+        """The work's own word of its exit code, sent just before it exits (child.py): its
+        output is complete and its end is recorded without waiting for its teardown. A work
+        that never declares (killed by a signal, exec'd into another program) is reaped."""
+        try:
+            data = os.read(self.done_r, 1)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        os.close(self.done_r)
+        self.done_r = -1
+        if data and self.status is None:
+            self.reaped(data[0] << 8)  # the wait status of exit(code)
+
     def reaped(self, status: int) -> None:
+        if self.status is not None:  # declared already; this is the teardown's end
+            return
         self.status = status
         # The work's end is the container's end: what it left running in its group goes.
         _signal_group(self.pid, signal.SIGKILL)
@@ -176,6 +202,9 @@ class Supervised:
         assert self.status is not None
         memory = self.launch.memory
         ex = _exit_of(self.status, memory, self.started)  # reads the cgroup's OOM count
+        if self.done_r >= 0:
+            os.close(self.done_r)
+            self.done_r = -1
         if memory is not None:
             # What the work left in its cgroup goes too; an rmdir that must wait for them to
             # leave is retried by the caller.
@@ -205,23 +234,37 @@ def start(token: int, work: Work, launch: Launch, close: list[int]
     writer = LogWriter(launch.log_path, max_bytes=launch.max_log_bytes, mask=launch.mask)
     out_r, out_w = os.pipe()
     go_r, go_w = os.pipe()
+    done_r, done_w = os.pipe() if work.python is not None else (-1, -1)
     started = time.time()
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)
     try:
         pid = os.fork()
     except BaseException:
-        for fd in (out_r, out_w, go_r, go_w):
-            os.close(fd)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        for fd in (out_r, out_w, go_r, go_w, done_r, done_w):
+            if fd >= 0:
+                os.close(fd)
         writer.close()
         raise
+    if pid != 0:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        # Also here, not only in the child: the engine may signal the work's group as soon
+        # as it is told of it, which could otherwise be before the child got to it.
+        with contextlib.suppress(OSError):
+            os.setpgid(pid, pid)
     if pid == 0:
         try:
             os.close(out_r)
             os.close(go_w)
+            if done_r >= 0:
+                os.close(done_r)
         except BaseException:
             os._exit(126)
-        _run_child(work, launch, go_r, out_w, close)
+        _run_child(work, launch, go_r, out_w, done_w, close, mask)
     os.close(out_w)
     os.close(go_r)
+    if done_w >= 0:
+        os.close(done_w)
     try:
         if launch.memory is not None:
             launch.memory.attach(pid)
@@ -238,10 +281,14 @@ def start(token: int, work: Work, launch: Launch, close: list[int]
             os.kill(pid, signal.SIGKILL)
         os.close(go_w)
         os.close(out_r)
+        if done_r >= 0:
+            os.close(done_r)
         writer.close()
         with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, 0)
         raise OSError(f"cannot record the work: {exc}") from exc
     os.set_blocking(out_r, False)
+    if done_r >= 0:
+        os.set_blocking(done_r, False)
     os.close(go_w)  # the work runs from here on
-    return Supervised(token, pid, out_r, writer, launch, started), record
+    return Supervised(token, pid, out_r, done_r, writer, launch, started), record

@@ -149,7 +149,8 @@ def main(kind: str) -> None:
                     engine.out = None
                     continue
                 # (fds 0-2 the work replaces with its own)
-                close = [wake_r, wake_w, *(w.out_r for w in works.values() if not w.eof)]
+                close = [wake_r, wake_w, *(w.out_r for w in works.values() if not w.eof),
+                         *(w.done_r for w in works.values() if w.done_r >= 0)]
                 try:
                     entry, record = shim.start(token, work, launch, close)
                 except Exception as exc:
@@ -157,11 +158,16 @@ def main(kind: str) -> None:
                     continue
                 works[entry.pid] = entry
                 sel.register(entry.out_r, selectors.EVENT_READ, entry)
+                if entry.done_r >= 0:
+                    sel.register(entry.done_r, selectors.EVENT_READ, entry)
                 engine.send(("started", token, record))
             elif key.fileobj == wake_r:
                 with contextlib.suppress(BlockingIOError):
                     os.read(wake_r, 4096)
                 reap()
+            elif key.fd == key.data.done_r:
+                sel.unregister(key.fd)
+                key.data.declared()
             else:
                 entry = key.data
                 entry.pump()
@@ -175,6 +181,8 @@ def main(kind: str) -> None:
             del works[pid]
             if not entry.eof:
                 sel.unregister(entry.out_r)
+            if entry.done_r >= 0:
+                sel.unregister(entry.done_r)
             memory = entry.launch.memory
             try:
                 ex = entry.finish()
