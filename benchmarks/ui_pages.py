@@ -2,7 +2,8 @@
 """How fast the dashboard opens with a big store (issue 5: under a second each).
 
 Seeds a fresh FLOWYARD_HOME with 10,000 runs (bulk-inserted rows spread over 30 days, mixed
-states, three experiments and pipelines) and one real 60-task run (10 layers of 6 steps,
+states, three experiments and pipelines, two metrics each, shown as the list's metric
+columns) and one real 60-task run (10 layers of 6 steps,
 executed by the engine), starts `flowyard up` on a free port, and times in Chromium (Python
 Playwright, Debian's /usr/bin/chromium) from navigation until the page shows its data:
 the runs list (first page rendered), the runs list filtered by state, and the 60-task run page
@@ -57,7 +58,7 @@ def seed_runs(n: int) -> None:
     from sqlalchemy import insert
 
     from flowyard.store import open_store
-    from flowyard.store.schema import Experiment, Run
+    from flowyard.store.schema import Experiment, Metric, Run
 
     store = open_store()
     exps = [str(uuid.uuid4()) for _ in range(3)]
@@ -80,6 +81,10 @@ def seed_runs(n: int) -> None:
                 "created_at": created, "started_at": created,
                 "finished_at": created + timedelta(seconds=30)})
         s.execute(insert(Run), rows)
+        # Two metrics per run, so the runs list's metric columns read real rows.
+        s.execute(insert(Metric), [
+            {"run_id": r["id"], "task_id": None, "key": key, "value": rng.random()}
+            for r in rows for key in ("accuracy", "loss")])
 
 
 def seed_sixty() -> str:

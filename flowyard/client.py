@@ -92,7 +92,7 @@ def local_http(*, scheduler: bool = False, recover: bool = False) -> httpx.Clien
             app = create_app()
             app.state.services = asyncio.run_coroutine_threadsafe(plane.start(), bg.loop).result()
             client = httpx.Client(transport=_LoopTransport(app, bg.loop),
-                                  base_url="http://flowyard.local", timeout=None)
+                                  base_url="http://localhost", timeout=None)
             entry = _local_http[key] = (client, plane, bg)
         return entry[0]
 

@@ -18,6 +18,9 @@ class Settings:
     gpus: int
     # An importer of a local file outside the artifact root copies it in; at most this much.
     import_max_bytes: int = 4 * 2**30
+    # How many task rows one run may create (containers, DAGs, loop iterations together),
+    # so a runaway expansion fails the run instead of filling the disk.
+    max_tasks_per_run: int = 10_000
 
     @property
     def logs_dir(self) -> Path:
@@ -52,4 +55,15 @@ def settings() -> Settings:
     memory = int(os.environ.get("FLOWYARD_MEMORY_BYTES") or _total_memory())
     gpus = int(os.environ.get("FLOWYARD_GPUS") or _gpu_count())
     import_max = int(os.environ.get("FLOWYARD_IMPORT_MAX_BYTES") or 4 * 2**30)
-    return Settings(home, db_url, artifact_root, cpus, memory, gpus, import_max)
+    return Settings(home, db_url, artifact_root, cpus, memory, gpus, import_max, _max_tasks())
+
+
+def _max_tasks() -> int:
+    text = os.environ.get("FLOWYARD_MAX_TASKS_PER_RUN") or "10000"
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError(f"FLOWYARD_MAX_TASKS_PER_RUN={text!r}: expected a whole number >= 1")
+    return value

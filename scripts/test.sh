@@ -17,6 +17,13 @@ if [ -z "${FLOWYARD_TEST_PG_URL:-}" ]; then
   source scripts/pg.sh
 fi
 
+# Well-known images (busybox, alpine) run through the real BusyBox (docs/containers.md).
+if ! command -v busybox >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox >/dev/null
+  fi
+fi
+
 # The dashboard's browser tests (marked `browser`) drive Debian's chromium through Playwright;
 # `playwright install` cannot download browsers here.
 if ! [ -x /usr/bin/chromium ]; then

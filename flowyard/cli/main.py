@@ -265,6 +265,9 @@ def demo() -> None:
 from flowyard.cli.resources import register as _register_control_plane  # noqa: E402
 
 _register_control_plane(app)
+from flowyard.cli.kube import register as _register_kube  # noqa: E402  (flowyard kubeconfig)
+
+_register_kube(app)
 
 
 def command() -> Any:

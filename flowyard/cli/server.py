@@ -30,6 +30,13 @@ def up(
                                            "runs code, so expose it only on purpose")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on")] = 8765,
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
+    allowed_host: Annotated[list[str] | None, typer.Option(
+        "--allowed-host", help="A host name clients reach this server by, besides localhost "
+        "and the listening address (repeatable; NAME or NAME:PORT; '*' for any). Also "
+        "FLOWYARD_ALLOWED_HOSTS, comma-separated. Required with --host 0.0.0.0")] = None,
+    keep_pods: Annotated[bool, typer.Option(
+        "--keep-pods", help="On a clean stop leave pods running, for the next start to adopt "
+                            "(FLOWYARD_KEEP_PODS=1)")] = False,
 ) -> None:
     """Serve the KFP API, the resources API and the dashboard; run runs and schedules.
 
@@ -37,10 +44,18 @@ def up(
     import uvicorn
 
     from flowyard.api.app import create_app
+    from flowyard.api.hosts import HostConfigError, HostPolicy
     from flowyard.client import server_file
     from flowyard.config import settings
     from flowyard.executors import get_executor
 
+    try:
+        hosts = HostPolicy.build(host, allowed_host or ())
+    except HostConfigError as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    if keep_pods:
+        os.environ["FLOWYARD_KEEP_PODS"] = "1"  # read by the kubelet when it stops
     if not _loopback(host):
         err.print(f"[yellow]warning:[/yellow] listening on {host}: the API has no "
                   "authentication, and anyone who reaches it can run code as this user")
@@ -57,11 +72,12 @@ def up(
     info.parent.mkdir(parents=True, exist_ok=True)
     info.write_text(json.dumps({"url": f"http://{url_host}:{port}", "pid": os.getpid()}))
     err.print(f"Flowyard {settings().home} serving on http://{url_host}:{port} "
-              f"(KFP API at /apis/v2beta1, OpenAPI at /openapi.json)", highlight=False)
+              f"(KFP API at /apis/v2beta1, OpenAPI at /openapi.json)\n"
+              "kubectl: export KUBECONFIG=$(flowyard kubeconfig --path)", highlight=False)
     from flowyard.ui import mount as mount_dashboard  # the dashboard at /, on the same port
 
-    config = uvicorn.Config(mount_dashboard(create_app()), host=host, port=port, log_level=log_level,
-                            timeout_graceful_shutdown=5, access_log=False)
+    config = uvicorn.Config(mount_dashboard(create_app(hosts=hosts)), host=host, port=port,
+                            log_level=log_level, timeout_graceful_shutdown=5, access_log=False)
     try:
         uvicorn.Server(config).run()
     finally:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from flowyard.controllers.registry import ControllerContext, Outcome
+from flowyard.controllers.context import Context
+from flowyard.controllers.registry import Outcome
 from flowyard.store.secrets import SecretStore
 
 
@@ -14,7 +15,7 @@ class ConfigMapController:
     group = ""
     kind = "ConfigMap"
 
-    async def reconcile(self, obj: dict[str, Any], ctx: ControllerContext) -> Outcome:
+    async def reconcile(self, obj: dict[str, Any], ctx: Context) -> Outcome:
         meta = obj["metadata"]
         name, ns = meta["name"], meta.get("namespace", "default")
         data = {k: str(v) for k, v in (obj.get("data") or {}).items()}
@@ -26,7 +27,7 @@ class ConfigMapController:
         return Outcome(events=[("Normal", "Synced", f"{len(data)} key(s) available to "
                                                     "pipeline tasks")])
 
-    async def finalize(self, obj: dict[str, Any], ctx: ControllerContext) -> list[
+    async def finalize(self, obj: dict[str, Any], ctx: Context) -> list[
             tuple[str, str, str]]:
         meta = obj["metadata"]
         removed = await asyncio.to_thread(SecretStore(ctx.store).delete, meta["name"],

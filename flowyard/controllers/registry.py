@@ -5,12 +5,30 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from flowyard.controllers.context import Context
 
 # (group, kind) -> "module:Class"; resolved on first use.
 BUILTIN: dict[tuple[str, str], str] = {
     ("", "PersistentVolumeClaim"): "flowyard.controllers.volumes:VolumeClaimController",
     ("", "ConfigMap"): "flowyard.controllers.configmaps:ConfigMapController",
+    ("", "Pod"): "flowyard.controllers.pods:PodController",
+    ("batch", "Job"): "flowyard.controllers.jobs:JobController",
+    ("apps", "ReplicaSet"): "flowyard.controllers.replicasets:ReplicaSetController",
+    ("apps", "Deployment"): "flowyard.controllers.deployments:DeploymentController",
+    ("", "Service"): "flowyard.controllers.services:ServiceController",
+    ("", "Namespace"): "flowyard.controllers.namespaces:NamespaceController",
+    ("", "ServiceAccount"): "flowyard.controllers.namespaces:ServiceAccountController",
+}
+
+# A change to an object of the first kind wakes these controllers too: its controlling owner
+# of that kind (ownerReferences, controller: true), or whatever the controller's `related`
+# maps it to (a Service for the pods it selects).
+WATCHES: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {
+    ("", "Pod"): (("batch", "Job"), ("apps", "ReplicaSet"), ("", "Service")),
+    ("apps", "ReplicaSet"): (("apps", "Deployment"),),
 }
 
 
@@ -23,17 +41,13 @@ class Outcome:
     requeue_after: float | None = None  # seconds until the object wants another look
 
 
-class ControllerContext(Protocol):
-    store: Any
-
-
 class Reconciler(Protocol):
     group: str
     kind: str
 
-    async def reconcile(self, obj: dict[str, Any], ctx: ControllerContext) -> Outcome: ...
+    async def reconcile(self, obj: dict[str, Any], ctx: Context) -> Outcome: ...
 
-    async def finalize(self, obj: dict[str, Any], ctx: ControllerContext) -> list[
+    async def finalize(self, obj: dict[str, Any], ctx: Context) -> list[
         tuple[str, str, str]]: ...
 
 

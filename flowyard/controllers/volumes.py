@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from flowyard.controllers.registry import ControllerContext, Outcome
+from flowyard.controllers.context import Context
+from flowyard.controllers.registry import Outcome
 from flowyard.store.volumes import VolumeStore
 
 
@@ -14,7 +15,7 @@ class VolumeClaimController:
     group = ""
     kind = "PersistentVolumeClaim"
 
-    async def reconcile(self, obj: dict[str, Any], ctx: ControllerContext) -> Outcome:
+    async def reconcile(self, obj: dict[str, Any], ctx: Context) -> Outcome:
         name = obj["metadata"]["name"]
         status = obj.get("status") or {}
         spec = obj.get("spec") or {}
@@ -32,7 +33,7 @@ class VolumeClaimController:
                                       f"created local volume {name} at {vol.path}")]
         return Outcome(status=want, events=events)
 
-    async def finalize(self, obj: dict[str, Any], ctx: ControllerContext) -> list[
+    async def finalize(self, obj: dict[str, Any], ctx: Context) -> list[
             tuple[str, str, str]]:
         name = obj["metadata"]["name"]
         removed = await asyncio.to_thread(VolumeStore(ctx.store).delete, name)

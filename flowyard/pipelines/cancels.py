@@ -6,6 +6,7 @@ per run."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 from sqlalchemy import select
@@ -14,6 +15,7 @@ from flowyard.store import Store
 from flowyard.store.schema import Run
 
 POLL_S = 0.3
+log = logging.getLogger("flowyard.cancels")
 
 
 class CancelWatcher:
@@ -36,14 +38,25 @@ class CancelWatcher:
                                                        Run.cancel_requested.is_(True))))
 
     async def _poll(self) -> None:
+        # Nothing may end this loop but the last run leaving: a poller that died (a lost
+        # database connection, an error in one cancel) used to leave every run uncancellable.
         while self.runs:
             await asyncio.sleep(POLL_S)
             if not self.runs:
                 break
-            for run_id in await asyncio.to_thread(self._requested, list(self.runs)):
-                task = self.runs.pop(run_id, None)
-                if task is not None:
-                    task.cancel()
+            try:
+                requested = await asyncio.to_thread(self._requested, list(self.runs))
+            except Exception:
+                log.exception("cannot read cancel requests; trying again")
+                continue
+            for run_id in requested:
+                task = self.runs.get(run_id)
+                try:
+                    if task is not None and not task.cancelling():
+                        task.cancel()
+                    self.runs.pop(run_id, None)
+                except Exception:
+                    log.exception("run %s: cancel failed; trying again", run_id)
 
 
 _watchers: dict[tuple[int, int], CancelWatcher] = {}

@@ -183,7 +183,8 @@ class ExecutorTask:
             env[item["name"]] = resolve_text(str(item.get("value", "")), ex, job)
         env.update(self.platform.env)
         log = str(log_path)
-        resources, note = ctx.executor.clamp(self._resources(container))
+        # set_cpu_limit(param) and friends compile to placeholders: resolved here.
+        resources, note = ctx.executor.clamp(self._resources(container, ex, job))
         if note:
             ctx.store.add_event("ResourcesReduced", note, type="Warning", run_id=ctx.run_id,
                                 task_id=self.task_id)
@@ -252,7 +253,7 @@ class ExecutorTask:
                                     task_dir)
         if not argv:
             raise TaskError(f"image {image}: the container has no command to run")
-        argv = images.on_host(argv, policy, env)
+        argv = images.on_host(argv, policy, env, image)
         self._check_runnable(argv, image, env)
         return argv
 
@@ -267,9 +268,10 @@ class ExecutorTask:
                 f"image {image!r}: its command {exe!r} {where}. Flowyard runs container "
                 "commands on the host; install the tool, or see docs/containers.md")
 
-    def _resources(self, container: dict[str, Any]) -> Resources:
-        res = requested_resources(container.get("resources", {}))
-        spec = container.get("resources", {})
+    def _resources(self, container: dict[str, Any], ex: dict[str, Any] | None = None,
+                   job: JobContext | None = None) -> Resources:
+        spec = _resolve_values(container.get("resources", {}), ex or {}, job or self.job())
+        res = requested_resources(spec)
         limit = spec.get("resourceMemoryLimit")
         if limit:
             res = replace(res, memory_limit=int(quantity(limit, "memory limit")))
@@ -285,11 +287,14 @@ class ExecutorTask:
         ctx = self.ctx
         row = ctx.store.get_task(self.task_id)
         attempt = (row.attempts if row is not None else 0) or 0
-        resources, _ = ctx.executor.clamp(self._resources(container))
-        stub = Work(self.task_id, [], {}, str(log), resources=resources)
-        handle = await ctx.executor.adopt(stub)
         saved = ctx.task_dir(self.path) / _SAVED_INPUT
         ex = json.loads(saved.read_text()) if saved.exists() else None
+        try:
+            resources, _ = ctx.executor.clamp(self._resources(container, ex))
+        except TaskError:  # placeholders that only the lost executor input could resolve
+            resources, _ = ctx.executor.clamp(requested_resources({}))
+        stub = Work(self.task_id, [], {}, str(log), resources=resources)
+        handle = await ctx.executor.adopt(stub)
         if handle is not None and ex is not None:
             ctx.store.add_event("Adopted", f"attempt {attempt} (pid {handle.pid}) outlived its "
                                 "driver: its process is kept and its result recorded; it is "
@@ -457,6 +462,22 @@ class ExecutorTask:
         return TaskResult("FAILED", empty_outputs(), self.task_id, message)
 
 
+def _resolve_values(spec: Any, ex: dict[str, Any], job: JobContext, where: str = "resources"
+                    ) -> Any:
+    """Every string inside `spec` with its placeholders resolved; a placeholder that gives
+    nothing is an error naming the field (it must not silently mean "the default")."""
+    if isinstance(spec, dict):
+        return {k: _resolve_values(v, ex, job, f"{where}.{k}") for k, v in spec.items()}
+    if isinstance(spec, list):
+        return [_resolve_values(v, ex, job, f"{where}[{i}]") for i, v in enumerate(spec)]
+    if not isinstance(spec, str) or "{{$" not in spec:
+        return spec
+    value = resolve_text(spec, ex, job)
+    if not value.strip():
+        raise TaskError(f"{where}: {spec} has no value")
+    return value
+
+
 _SAVED_INPUT = "executor_input.json"
 _DEADLINE = Exit(137, 9)  # what a task stopped at its kubernetes.set_timeout deadline reads as
 
@@ -466,6 +487,8 @@ def _limit_text(container: dict[str, Any], limit: int) -> str:
     spec = container.get("resources", {})
     given = spec.get("resourceMemoryLimit") or (
         f"{spec['memoryLimit']}G" if spec.get("memoryLimit") else "")
+    if "{{$" in given:  # set_memory_limit(param): the bytes are what it resolved to
+        given = ""
     return f"{given} ({limit} bytes)" if given else f"{limit} bytes"
 
 

@@ -11,8 +11,10 @@ from flowyard.pipelines import cel, inputs
 from flowyard.pipelines.container import ExecutorTask
 from flowyard.pipelines.context import RunContext
 from flowyard.pipelines.errors import TaskError
+from flowyard.pipelines.placeholders import resolve_text
 from flowyard.pipelines.platform_spec import PlatformResolver, TaskPlatform
 from flowyard.pipelines.results import Scope, TaskResult, empty_outputs
+from flowyard.pipelines.validate import waits_for
 from flowyard.store.secrets import SecretStore
 from flowyard.store.store import DONE_TASK_STATES, now
 from flowyard.store.volumes import VolumeStore
@@ -35,7 +37,7 @@ async def run_dag(ctx: RunContext, component: dict[str, Any], scope: Scope, path
 
     async def one(name: str) -> None:
         spec = tasks[name]
-        for dep in spec.get("dependentTasks", []):
+        for dep in waits_for(spec, tasks):
             await finished[dep]
         try:
             result = await run_task(ctx, name, spec, scope, path, parent_id)
@@ -51,19 +53,26 @@ async def run_dag(ctx: RunContext, component: dict[str, Any], scope: Scope, path
 
 
 async def gather_all(*aws: Any) -> list[Any]:
-    """asyncio.gather, except that when it is canceled it returns only once every child has
-    finished its own cleanup. (gather returns at the first canceled child; the rest were then
-    canceled a second time by asyncio.run mid-cleanup and left their tasks RUNNING.)"""
+    """Await every child and return their results in order. When it is canceled it cancels
+    its own children and returns only once each has finished its cleanup (asyncio.gather
+    returned at the first canceled child, leaving the rest RUNNING).
+
+    asyncio.wait, not gather: cancelling a gather cancels its children from inside
+    `cancel()`, so a deep tree of nested DAGs was cancelled by one recursive call that hit
+    Python's recursion limit and was lost, and the run went on. Here each level cancels only
+    its own children, one event-loop step at a time, however deep the tree is."""
     children = [asyncio.ensure_future(a) for a in aws]
+    if not children:
+        return []
     try:
-        return await asyncio.gather(*children)
+        await asyncio.wait(children)
     except asyncio.CancelledError:
         for child in children:
-            if not child.cancelling():  # a second cancel would cut short its cleanup
+            if not child.done() and not child.cancelling():
                 child.cancel()
-        if children:
-            await asyncio.wait(children)
+        await asyncio.wait(children)
         raise
+    return [child.result() for child in children]
 
 
 def dag_outputs(component: dict[str, Any], results: dict[str, TaskResult]) -> dict[str, Any]:
@@ -110,37 +119,73 @@ async def run_task(ctx: RunContext, name: str, spec: dict[str, Any], scope: Scop
     if done is not None and done.state in DONE_TASK_STATES:
         return TaskResult(done.state, done.outputs or empty_outputs(), done.id, done.error)
     display = spec.get("taskInfo", {}).get("name", name)
-    row = ctx.store.upsert_task(
-        ctx.run_id, path, name=display, component=comp_name, parent_id=parent_id,
+    row = ctx.new_task(
+        path, name=display, component=comp_name, parent_id=parent_id,
         kind=_kind(ctx, spec, component), state="PENDING", error=None)
+    try:
+        return await _run_recorded(ctx, name, spec, scope, path, row.id, component, display)
+    except Exception as exc:  # a bug must fail this task's row, not leave it PENDING
+        return _fail(ctx, row.id, f"{type(exc).__name__}: {exc}")
 
+
+async def _run_recorded(ctx: RunContext, name: str, spec: dict[str, Any], scope: Scope,
+                        path: str, task_id: str, component: dict[str, Any], display: str
+                        ) -> TaskResult:
     upstream = [scope.results[d] for d in spec.get("dependentTasks", [])]
     strategy = spec.get("triggerPolicy", {}).get("strategy", "ALL_UPSTREAM_TASKS_SUCCEEDED")
     if strategy != "ALL_UPSTREAM_TASKS_COMPLETED" and any(r.broken for r in upstream):
-        return _skip(ctx, row.id, "an upstream task did not succeed")
+        return _skip(ctx, task_id, "an upstream task did not succeed")
     try:
         params, arts = inputs.resolve(spec, scope, ctx.resource_name)
         condition = spec.get("triggerPolicy", {}).get("condition")
         if condition and not cel.condition_holds(condition, params):
-            return _skip(ctx, row.id, f"condition is false: {condition}")
+            return _skip(ctx, task_id, f"condition is false: {condition}")
         if "parameterIterator" in spec or "artifactIterator" in spec:
             from flowyard.pipelines.loops import run_loop
 
-            return await run_loop(ctx, spec, component, params, arts, path, row.id)
+            return await run_loop(ctx, spec, component, params, arts, path, task_id)
         params = inputs.apply_definitions(component, params, arts, f"task {display}")
+        _fill_final_status(ctx, component, params)
     except TaskError as exc:
-        return _fail(ctx, row.id, str(exc))
+        return _fail(ctx, task_id, str(exc))
     if "dag" in component:
-        return await run_sub_dag(ctx, component, params, arts, path, row.id)
+        return await run_sub_dag(ctx, component, params, arts, path, task_id)
+    task = ExecutorTask(ctx, path, name, task_id, spec, component)
+    probe = {"inputs": {"parameterValues": params}}
     try:
-        platform = resolve_platform(ctx, component["executorLabel"], scope, row.id, name)
+        task.platform = resolve_platform(ctx, component["executorLabel"], scope, task_id, name,
+                                         lambda v: resolve_text(v, probe, task.job()))
     except (TaskError, ValueError) as exc:
-        return _fail(ctx, row.id, str(exc))
-    return await ExecutorTask(ctx, path, name, row.id, spec, component, platform).run(params, arts)
+        return _fail(ctx, task_id, str(exc))
+    return await task.run(params, arts)
 
 
-def resolve_platform(ctx: RunContext, label: str, scope: Scope, task_id: str, name: str
-                     ) -> TaskPlatform:
+def _fill_final_status(ctx: RunContext, component: dict[str, Any], params: dict[str, Any]
+                       ) -> None:
+    """An optional PipelineTaskFinalStatus input that nothing feeds (the task is not an exit
+    task: a component compiled on its own, or run outside dsl.ExitHandler). Kubeflow hands it
+    null and kfp's executor then fails on `None.get`; here it gets the status of the run so
+    far, the closest thing to what an exit task sees: FAILED with the first failure if a task
+    failed, else COMPLETE."""
+    defs = component.get("inputDefinitions", {}).get("parameters", {})
+    wanted = [n for n, d in defs.items()
+              if d.get("parameterType") == "TASK_FINAL_STATUS" and params.get(n) is None]
+    if not wanted:
+        return
+    failed = next((t for t in ctx.store.tasks(ctx.run_id)
+                   if t.state == "FAILED" and t.kind in ("container", "importer")), None)
+    name = str(ctx.spec.get("pipelineInfo", {}).get("name", "pipeline"))
+    status: dict[str, Any] = {"state": "FAILED" if failed else "COMPLETE",
+                              "pipelineJobResourceName": ctx.resource_name,
+                              "pipelineTaskName": failed.name if failed else name}
+    if failed is not None:
+        status["error"] = {"code": 2, "message": failed.error or f"task {failed.name} failed"}
+    for n in wanted:
+        params[n] = status
+
+
+def resolve_platform(ctx: RunContext, label: str, scope: Scope, task_id: str, name: str,
+                     text: Any = None) -> TaskPlatform:
     cfg = ctx.platform.for_executor(label)
     if not cfg:
         return TaskPlatform()
@@ -150,7 +195,8 @@ def resolve_platform(ctx: RunContext, label: str, scope: Scope, task_id: str, na
         return None if value is inputs.MISSING else value
 
     resolver = PlatformResolver(cfg, param, SecretStore(ctx.store), VolumeStore(ctx.store),
-                                f"{ctx.resource_name}-{name}", task_id, ctx.mounts_dir(task_id))
+                                f"{ctx.resource_name}-{name}", task_id, ctx.mounts_dir(task_id),
+                                text)
     platform = resolver.resolve()
     if platform.labels or platform.annotations:
         ctx.store.update_task(task_id, details={"labels": platform.labels,

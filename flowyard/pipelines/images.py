@@ -8,7 +8,11 @@ on the host. `$FLOWYARD_HOME/images.yaml` can say more per image:
       ghcr.io/acme/ocr:2:
         runtime: docker             # run it in Docker or Podman, when an engine answers
 
-`FLOWYARD_CONTAINER_RUNTIME=docker|podman` sends every container component to that engine."""
+`FLOWYARD_CONTAINER_RUNTIME=docker|podman` sends every container component to that engine.
+
+Without an entry, a well-known image's commands are mapped to faithful local equivalents by
+`flowyard.images.resolve_image` (busybox/alpine: BusyBox's `sh` and applets; python: this
+interpreter; debian/ubuntu: dash), re-exported here."""
 
 from __future__ import annotations
 
@@ -22,7 +26,11 @@ from typing import Any
 
 import yaml
 
+from flowyard.images import ImageRun, resolve_image
 from flowyard.pipelines.errors import TaskError
+
+__all__ = ["ImagePolicy", "ImageRun", "engine_answers", "in_engine", "on_host", "policy_for",
+           "resolve_image"]
 
 
 @dataclass(frozen=True)
@@ -66,8 +74,12 @@ def engine_answers(runtime: str) -> bool:
         return False
 
 
-def on_host(argv: list[str], policy: ImagePolicy, env: dict[str, str]) -> list[str]:
-    """argv with the image's root and PATH applied."""
+def on_host(argv: list[str], policy: ImagePolicy, env: dict[str, str], image: str = ""
+            ) -> list[str]:
+    """argv with the image's root and PATH applied; for an image images.yaml does not
+    describe, the well-known image mapping (`resolve_image`)."""
+    if not policy.root and not policy.path:
+        return resolve_image(image).argv(argv)
     if policy.path:
         env["PATH"] = os.pathsep.join([*policy.path, env.get("PATH", "")])
     exe = argv[0]

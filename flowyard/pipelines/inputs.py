@@ -7,7 +7,7 @@ from typing import Any
 
 from flowyard.pipelines import cel
 from flowyard.pipelines.errors import TaskError
-from flowyard.pipelines.params import check
+from flowyard.pipelines.params import check, to_text
 from flowyard.pipelines.results import Scope, TaskResult
 
 MISSING = object()
@@ -93,9 +93,11 @@ def apply_definitions(component: dict[str, Any], params: dict[str, Any],
         try:
             out[name] = check(name, ptype, out[name])
         except ValueError as exc:
-            # The IR lets a STRING input receive any JSON value (an f-string of a number…).
+            # The IR lets a STRING input receive any JSON value (an f-string of a number, a
+            # loop item that is a dict…); KFP's driver hands it on as JSON text, so a
+            # `parseJson(string_value)` further down still reads it.
             if ptype == "STRING":
-                out[name] = out[name] if isinstance(out[name], str) else str(out[name])
+                out[name] = to_text(out[name])
             else:
                 raise TaskError(f"{where}: {exc}") from exc
     for name, d in defs.get("artifacts", {}).items():

@@ -45,8 +45,9 @@ async def run_loop(ctx: RunContext, spec: dict[str, Any], component: dict[str, A
     from flowyard.pipelines.dag import dag_state, gather_all, inner_error, run_sub_dag
 
     item_input, items, artifact_items = _items(spec, params, arts)
+    # Each iteration is at least one task: a loop that cannot fit stops the run before any.
+    ctx.reserve(len(items), f"ParallelFor {path} over {len(items):,} items")
     limit = int(spec.get("iteratorPolicy", {}).get("parallelismLimit") or 0) or len(items) or 1
-    gate = asyncio.Semaphore(limit)
     ctx.store.update_task(task_id, state="RUNNING", started_at=now(),
                           inputs={"parameters": params, "artifacts": arts},
                           details={"iterations": len(items)})
@@ -56,28 +57,38 @@ async def run_loop(ctx: RunContext, spec: dict[str, Any], component: dict[str, A
         done = ctx.done.get(ipath)
         if done is not None and done.state in DONE_TASK_STATES:
             return TaskResult(done.state, done.outputs or empty_outputs(), done.id)
-        async with gate:
-            label = f"[{i}]" if artifact_items else f"[{i}] {json.dumps(item)}"
-            row = ctx.store.upsert_task(ctx.run_id, ipath, name=label[:60],
-                                        component=spec["componentRef"]["name"], parent_id=task_id,
-                                        kind="iteration", state="PENDING",
-                                        details={"index": i, "item": None if artifact_items
-                                                 else item})
-            p, a = dict(params), dict(arts)
-            if artifact_items:
-                a[item_input] = [item]
-            else:
-                p[item_input] = item
-            return await run_sub_dag(ctx, component, p, a, ipath, row.id)
+        label = f"[{i}]" if artifact_items else f"[{i}] {json.dumps(item)}"
+        row = ctx.new_task(ipath, name=label[:60], component=spec["componentRef"]["name"],
+                           parent_id=task_id, kind="iteration", state="PENDING",
+                           details={"index": i, "item": None if artifact_items else item})
+        p, a = dict(params), dict(arts)
+        if artifact_items:
+            a[item_input] = [item]
+        else:
+            p[item_input] = item
+        return await run_sub_dag(ctx, component, p, a, ipath, row.id)
+
+    results: list[TaskResult | None] = [None] * len(items)
+    pending = iter(enumerate(items))
+
+    async def worker() -> None:
+        # `limit` workers take the next item each, so a long loop holds `limit` coroutines,
+        # not one per item, and a cancel stops it without waking thousands of waiters.
+        for i, item in pending:
+            try:
+                results[i] = await iteration(i, item)
+            except TaskError as exc:  # the run's task bound: this iteration got no row
+                results[i] = TaskResult("FAILED", empty_outputs(), error=str(exc))
 
     try:
-        results = await gather_all(*(iteration(i, it) for i, it in enumerate(items)))
+        await gather_all(*(worker() for _ in range(min(limit, len(items)))))
     except asyncio.CancelledError:
         ctx.store.finish_task(task_id, ctx.run_id, "CANCELED", empty_outputs())
         raise
-    by_index = {str(i): r for i, r in enumerate(results)}
+    results_done = [r for r in results if r is not None]
+    by_index = {str(i): r for i, r in enumerate(results_done)}
     state = dag_state(by_index)
-    outputs = _collect(component, results)
+    outputs = _collect(component, results_done)
     error = None if state == "SUCCEEDED" else inner_error(by_index, "an iteration did not succeed")
     ctx.store.finish_task(task_id, ctx.run_id, state, outputs, error=error)
     return TaskResult(state, outputs, task_id, error)

@@ -1,6 +1,7 @@
 """Resolution of KFP command-line placeholders against an executor input.
 
 Covers `{{$}}`, `{{$.inputs.parameters['x']}}`, `{{$.inputs.artifacts['x'].path|uri|metadata}}`,
+`{{$.inputs.artifacts['x']}}` (a List[Artifact] input, as a JSON list),
 `{{$.outputs.parameters['x'].output_file}}`, `{{$.outputs.artifacts['x'].path|uri|metadata}}`,
 `{{$.outputs.output_file}}`, the pipeline job/task names and ids, and the structured
 `IfPresent` and `Concat` placeholders (nested freely)."""
@@ -74,6 +75,16 @@ def _one(expr: str, ex: dict[str, Any], job: JobContext) -> str | None:
         if attr == "output_file":
             return str(ex["outputs"]["parameters"][name]["outputFile"])
         raise TaskError(f"unsupported placeholder {{{{${expr}}}}}")
+    if attr is None:
+        if side == "outputs":
+            raise TaskError(f"unsupported placeholder {{{{${expr}}}}}: a list of output "
+                            "artifacts can only be a pipeline's output, not a container's")
+        # A List[Artifact] input as a whole. Kubeflow's launcher leaves this placeholder
+        # unreplaced and kfp.local cannot resolve it; here it is the JSON list of the
+        # artifacts exactly as `{{$}}` holds them (name, type, uri = the local path,
+        # metadata), so a command can read every path.
+        arts = ex.get("inputs", {}).get("artifacts", {}).get(name)
+        return None if arts is None else json.dumps(arts.get("artifacts", []))
     art = _artifact(ex, side, name)
     if art is None:
         return None

@@ -80,8 +80,10 @@ class PlatformResolver:
     `param(src)` evaluates a parameter source (componentInputParameter, runtimeValue, ...)."""
 
     def __init__(self, config: dict[str, Any], param: Any, secrets: Any, volumes: Any,
-                 pod_name: str, task_id: str, mounts_dir: Path) -> None:
+                 pod_name: str, task_id: str, mounts_dir: Path, text: Any = None) -> None:
         self.config, self.param = config, param
+        # Resolves KFP placeholders in pod label and annotation values.
+        self.text = text or (lambda value: value)
         self.secrets, self.volumes = secrets, volumes
         self.pod_name, self.task_id, self.mounts_dir = pod_name, task_id, mounts_dir
 
@@ -103,8 +105,9 @@ class PlatformResolver:
     def _resolve(self) -> TaskPlatform:
         cfg, out = self.config, TaskPlatform()
         meta = cfg.get("podMetadata") or {}
-        out.labels = dict(meta.get("labels") or {})
-        out.annotations = dict(meta.get("annotations") or {})
+        out.labels = {k: self.text(str(v)) for k, v in (meta.get("labels") or {}).items()}
+        out.annotations = {k: self.text(str(v))
+                           for k, v in (meta.get("annotations") or {}).items()}
         for kind, name_key, legacy in (("Secret", "secretNameParameter", "secretName"),
                                        ("ConfigMap", "configMapNameParameter", "configMapName")):
             for item in cfg.get(f"{_lower(kind)}AsEnv") or []:

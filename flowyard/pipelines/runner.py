@@ -140,12 +140,14 @@ async def drive(run_id: str, *, resume: bool = False, store: Store | None = None
     cfg = settings()
     done: dict[str, Any] = {}
     inflight: dict[str, str] = {}
+    known: set[str] = set()
     if resume:
         check_not_driven(row)
         rows = store.tasks(run_id)
         done = {t.path: t for t in rows if t.state in DONE_TASK_STATES}
         # What was in flight is adopted (its process kept, its result recorded), not rerun.
         inflight = {t.id: t.state for t in rows if t.state in ("PENDING", "RUNNING")}
+        known = {t.path for t in rows}
     name = row.pipeline_name or "pipeline"
     ctx = RunContext(
         # KFP's {{$.pipeline_job_name}} is the run's display name, not the pipeline's name.
@@ -153,10 +155,11 @@ async def drive(run_id: str, *, resume: bool = False, store: Store | None = None
         create_time=(row.created_at or now()).isoformat(), spec=row.spec, store=store,
         executor=get_executor(), artifacts=ArtifactStore(cfg.artifact_root),
         settings=cfg, platform=PlatformConfig.from_spec(row.platform_spec),
-        enable_caching=row.enable_caching, done=done, inflight=inflight)
+        enable_caching=row.enable_caching, done=done, inflight=inflight,
+        known_paths=known)
     store.update_run(run_id, state="RUNNING", driver=_driver(),
                      started_at=row.started_at or now())
-    root = asyncio.current_task()
+    root = ctx.root = asyncio.current_task()
     assert root is not None
     watcher = watcher_for(store)
     watcher.watch(run_id, root)
@@ -169,7 +172,12 @@ async def drive(run_id: str, *, resume: bool = False, store: Store | None = None
             error = _first_error(store, run_id)
     except asyncio.CancelledError:
         state, error = "CANCELED", "the run was canceled"
-        if not store.cancel_requested(run_id):
+        if ctx.abort_error is not None:
+            # The engine stopped the run itself; the cancel that did it is not the caller's.
+            state, error = "FAILED", ctx.abort_error
+            if root.uncancel() > 0 and not store.cancel_requested(run_id):
+                raise
+        elif not store.cancel_requested(run_id):
             raise
     finally:
         watcher.forget(run_id)

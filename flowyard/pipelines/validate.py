@@ -47,6 +47,43 @@ def validate_spec(spec: dict[str, Any], source: str) -> None:
                                     "executors are not supported (KFP v2 never compiles them)")
         else:
             raise PipelineError(f"{source}: {where}: expected 'dag' or 'executorLabel'")
+    _check_no_self_reference(root["dag"], components, source)
+
+
+def _refs(dag: dict[str, Any]) -> list[tuple[str, str]]:
+    """(task name, component it refers to) for each task of a DAG."""
+    return [(t, task["componentRef"]["name"]) for t, task in dag.get("tasks", {}).items()]
+
+
+def _check_no_self_reference(root_dag: dict[str, Any], components: dict[str, Any],
+                             source: str) -> None:
+    """A component whose DAG contains itself, directly or through others, would expand
+    forever (each level is a new nested DAG task), so it is refused before anything runs.
+    Iterative, so a deep chain of components cannot exhaust Python's stack."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: explored, no cycle below
+    for start in [ref for _, ref in _refs(root_dag)] + list(components):
+        if state.get(start):
+            continue
+        path: list[str] = [start]
+        state[start] = 1
+        stack = [iter(_refs(components[start].get("dag", {})))]
+        while stack:
+            step = next(stack[-1], None)
+            if step is None:
+                stack.pop()
+                state[path.pop()] = 2
+                continue
+            task, ref = step
+            if state.get(ref) == 1:
+                cycle = " → ".join([*path[path.index(ref):], ref])
+                raise PipelineError(
+                    f"{source}: components.{path[-1]}.dag.tasks.{task}.componentRef.name: "
+                    f"component reference cycle {cycle}; a component cannot contain itself "
+                    "(it would expand without end)")
+            if not state.get(ref):
+                state[ref] = 1
+                path.append(ref)
+                stack.append(iter(_refs(components[ref].get("dag", {}))))
 
 
 def _check_dag(dag: dict[str, Any], where: str, components: dict[str, Any], source: str) -> None:
@@ -74,6 +111,21 @@ def _check_dag(dag: dict[str, Any], where: str, components: dict[str, Any], sour
     _check_acyclic(tasks, where, source)
 
 
+def waits_for(spec: dict[str, Any], tasks: dict[str, Any]) -> list[str]:
+    """The tasks one task waits for: its dependentTasks, and every task whose output it
+    reads. The compiler leaves the latter out of dependentTasks when the output is used only
+    by a resource setting (`set_cpu_limit(task.output)`); without waiting it would read
+    nothing."""
+    deps = list(spec.get("dependentTasks", []))
+    ins = spec.get("inputs", {})
+    for src in [*ins.get("parameters", {}).values(), *ins.get("artifacts", {}).values()]:
+        ref = src.get("taskOutputParameter") or src.get("taskOutputArtifact") or {}
+        producer = ref.get("producerTask")
+        if producer in tasks and producer not in deps:
+            deps.append(producer)
+    return deps
+
+
 def _check_acyclic(tasks: dict[str, Any], where: str, source: str) -> None:
     state: dict[str, int] = {}
 
@@ -84,7 +136,7 @@ def _check_acyclic(tasks: dict[str, Any], where: str, source: str) -> None:
             cycle = " -> ".join([*trail[trail.index(name):], name])
             raise PipelineError(f"{source}: {where}: dependency cycle {cycle}")
         state[name] = 1
-        for dep in tasks[name].get("dependentTasks", []):
+        for dep in waits_for(tasks[name], tasks):
             visit(dep, [*trail, name])
         state[name] = 2
 

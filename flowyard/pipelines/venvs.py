@@ -28,7 +28,13 @@ def site_packages(venv: Path) -> Path:
 async def _run(argv: list[str], log: Path) -> tuple[int, str]:
     with log.open("ab") as out:
         proc = await asyncio.create_subprocess_exec(*argv, stdout=out, stderr=out)
-        code = await proc.wait()
+        try:
+            code = await proc.wait()
+        except asyncio.CancelledError:
+            # A canceled run must not leave pip installing behind it.
+            proc.kill()
+            await asyncio.shield(proc.wait())
+            raise
     lines = [ln for ln in log.read_text(errors="replace").splitlines() if ln.strip()]
     return code, (lines[-1] if lines else "")
 

@@ -4,19 +4,38 @@ strategic merge, which on these schemaless objects means the same) and JSON patc
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
 
+MAX_DEPTH = 100  # deeper than any Kubernetes object; Python's own recursion stops at ~1000
+_INDEX = re.compile(r"^(0|[1-9][0-9]*)$")  # RFC 6901: no sign, no leading zeros
 
-def merge_patch(target: Any, patch: Any) -> Any:
+
+def merge_patch(target: Any, patch: Any, _depth: int = 0) -> Any:
     if not isinstance(patch, dict):
         return copy.deepcopy(patch)
+    if _depth >= MAX_DEPTH:
+        raise ValueError(f"the merge patch is nested deeper than {MAX_DEPTH} levels")
     out = dict(target) if isinstance(target, dict) else {}
     for key, value in patch.items():
         if value is None:
             out.pop(key, None)
         else:
-            out[key] = merge_patch(out.get(key), value)
+            out[key] = merge_patch(out.get(key), value, _depth + 1)
     return out
+
+
+def _index(token: str, items: list[Any], path: str, *, end_ok: bool) -> int:
+    """A JSON pointer token as an index into `items`: digits only, within the list (or one
+    past its end, where the operation is an add)."""
+    if not _INDEX.match(token) or len(token) > 18:
+        raise ValueError(f"JSON patch path {path!r}: {token!r} is not an index of the "
+                         f"{len(items)}-element list")
+    idx = int(token)
+    if idx > len(items) or (idx == len(items) and not end_ok):
+        raise ValueError(f"JSON patch path {path!r}: index {idx} is past the end of the "
+                         f"{len(items)}-element list")
+    return idx
 
 
 def _pointer(path: str) -> list[str]:
@@ -31,10 +50,7 @@ def _parent(doc: Any, parts: list[str], path: str) -> tuple[Any, str]:
     cur = doc
     for p in parts[:-1]:
         if isinstance(cur, list):
-            try:
-                cur = cur[int(p)]
-            except (ValueError, IndexError):
-                raise ValueError(f"JSON patch path {path!r}: no element {p!r}") from None
+            cur = cur[_index(p, cur, path, end_ok=False)]
         elif isinstance(cur, dict) and p in cur:
             cur = cur[p]
         else:
@@ -54,14 +70,22 @@ def json_patch(doc: Any, ops: Any) -> Any:
         if not parts:
             raise ValueError("JSON patch: replacing the whole object is not allowed")
         parent, key = _parent(doc, parts, path)
+        if not isinstance(parent, dict | list):
+            raise ValueError(f"JSON patch path {path!r}: {parts[-2] if len(parts) > 1 else ''!r}"
+                             " holds a value, not an object or list")
         if kind == "test":
-            current = parent[int(key)] if isinstance(parent, list) else parent.get(key)
+            if isinstance(parent, list):
+                current = parent[_index(key, parent, path, end_ok=False)]
+            else:
+                current = parent.get(key)
             if current != op.get("value"):
                 raise ValueError(f"JSON patch test failed at {path!r}")
         elif kind in ("add", "replace"):
             if isinstance(parent, list):
-                idx = len(parent) if key == "-" else int(key)
-                if kind == "add":
+                add = kind == "add"
+                idx = len(parent) if key == "-" and add else _index(key, parent, path,
+                                                                     end_ok=add)
+                if add:
                     parent.insert(idx, op.get("value"))
                 else:
                     parent[idx] = op.get("value")
@@ -70,10 +94,12 @@ def json_patch(doc: Any, ops: Any) -> Any:
                     raise ValueError(f"JSON patch replace: {path!r} does not exist")
                 parent[key] = op.get("value")
         elif kind == "remove":
-            try:
-                del parent[int(key) if isinstance(parent, list) else key]
-            except (KeyError, IndexError, ValueError):
-                raise ValueError(f"JSON patch remove: {path!r} does not exist") from None
+            if isinstance(parent, list):
+                del parent[_index(key, parent, path, end_ok=False)]
+            elif key in parent:
+                del parent[key]
+            else:
+                raise ValueError(f"JSON patch remove: {path!r} does not exist")
         else:
             raise ValueError(f"JSON patch: unsupported op {kind!r} (add, remove, replace, test)")
     return doc

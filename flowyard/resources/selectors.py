@@ -55,3 +55,26 @@ def parse(selector: str | None) -> Matcher:
         return lambda labels: True
     terms = [_term(t) for t in _split(selector)]
     return lambda labels: all(t(labels) for t in terms)
+
+
+def match_selector(selector: dict[str, object] | None, labels: dict[str, str]) -> bool:
+    """A LabelSelector object (matchLabels, matchExpressions) against labels. An empty
+    selector matches everything, as in Kubernetes' apps/batch kinds."""
+    if not selector:
+        return True
+    for key, value in (selector.get("matchLabels") or {}).items():  # type: ignore[union-attr]
+        if labels.get(key) != value:
+            return False
+    for expr in selector.get("matchExpressions") or []:  # type: ignore[union-attr]
+        key, op = expr.get("key"), expr.get("operator")
+        values = set(expr.get("values") or [])
+        present = key in labels
+        if op == "In" and not (present and labels[key] in values):
+            return False
+        if op == "NotIn" and present and labels[key] in values:
+            return False
+        if op == "Exists" and not present:
+            return False
+        if op == "DoesNotExist" and present:
+            return False
+    return True

@@ -8,15 +8,12 @@ from typing import Any, Literal
 from pydantic import Field
 
 from flowyard.resources.meta import Loose
-
-
-class PodTemplate(Loose):
-    spec: dict[str, Any]
+from flowyard.resources.podspec import PodSpec, PodTemplateSpec
 
 
 class ReplicaSpec(Loose):
     replicas: int = Field(default=1, ge=0)
-    template: PodTemplate
+    template: PodTemplateSpec
 
 
 class TFJobSpec(Loose):
@@ -25,6 +22,50 @@ class TFJobSpec(Loose):
 
 class PyTorchJobSpec(Loose):
     pytorchReplicaSpecs: dict[str, ReplicaSpec] = Field(min_length=1)
+
+
+class MPIJobSpec(Loose):
+    mpiReplicaSpecs: dict[str, ReplicaSpec] = Field(min_length=1)
+
+
+class XGBoostJobSpec(Loose):
+    xgbReplicaSpecs: dict[str, ReplicaSpec] = Field(min_length=1)
+
+
+class PaddleJobSpec(Loose):
+    paddleReplicaSpecs: dict[str, ReplicaSpec] = Field(min_length=1)
+
+
+class JAXJobSpec(Loose):
+    jaxReplicaSpecs: dict[str, ReplicaSpec] = Field(min_length=1)
+
+
+class JobSetJobTemplateSpec(Loose):
+    template: PodTemplateSpec
+
+
+class JobSetJobTemplate(Loose):
+    spec: JobSetJobTemplateSpec
+
+
+class ReplicatedJob(Loose):
+    name: str = Field(min_length=1)
+    replicas: int = Field(default=1, ge=0)
+    template: JobSetJobTemplate
+
+
+class JobSetSpec(Loose):
+    replicatedJobs: list[ReplicatedJob] = Field(default_factory=list)
+
+
+class JobSetTemplate(Loose):
+    spec: JobSetSpec
+
+
+class TrainingRuntimeSpec(Loose):
+    """A TrainingRuntime's JobSet template: each replicated job's pod template is checked."""
+
+    template: JobSetTemplate
 
 
 class RuntimeRef(Loose):
@@ -69,15 +110,6 @@ class KatibExperimentSpec(Loose):
 
 class InferenceServiceSpec(Loose):
     predictor: dict[str, Any]
-
-
-class Container(Loose):
-    name: str = Field(min_length=1)
-    image: str = ""
-
-
-class PodSpec(Loose):
-    containers: list[Container] = Field(min_length=1)
 
 
 class NotebookTemplate(Loose):

@@ -17,6 +17,7 @@ from sqlalchemy import String, cast, select
 from flowyard.artifacts import ArtifactStore
 from flowyard.config import settings
 from flowyard.file_guard import RefusedPath
+from flowyard.services import run_metrics
 from flowyard.services.context import Services
 from flowyard.services.errors import Forbidden, NotFound
 from flowyard.services.zip_stream import zip_chunks
@@ -47,14 +48,25 @@ def artifacts_page(svc: Services, *, schema_title: str | None = None, run_id: st
     rows, total = list_page(svc.store, Artifact, _COLUMNS,
                             Page(preds, "created_at", True, page * size, size))
     run_names: dict[str, str] = {}
+    producers: dict[str, tuple[str, str]] = {}
     ids = {r.run_id for r in rows if r.run_id}
-    if ids:
-        with svc.store.session() as s:
+    task_ids = {r.task_id for r in rows if r.task_id}
+    with svc.store.session() as s:
+        if ids:
             run_names = dict(s.execute(select(Run.id, Run.display_name).where(Run.id.in_(ids))).all())
+        if task_ids:
+            producers = {i: (n, p) for i, n, p in s.execute(
+                select(Task.id, Task.name, Task.path).where(Task.id.in_(task_ids)))}
     out = []
     for r in rows:
         d = _art(r)
         d["run_name"] = run_names.get(r.run_id or "", "")
+        # Which task made it, and in which loop iteration: two iterations of `train` each
+        # write a `model`, and the list must tell them apart.
+        name, path = producers.get(r.task_id or "", ("", ""))
+        d["producer"] = name
+        d["producer_path"] = path
+        d["iteration"] = run_metrics.iterations(path)
         out.append(d)
     return {"artifacts": out, "total": total, "page": page, "size": size}
 

@@ -6,14 +6,15 @@ from typing import Any
 
 from flowyard.services import listing
 from flowyard.services.context import Services
-from flowyard.services.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
-from flowyard.services.kfp_json import compact, obj, text, ts
+from flowyard.services.errors import AlreadyExists, FailedPrecondition, NotFound
+from flowyard.services.kfp_json import compact, display_name, obj, text, ts
 from flowyard.store import errors as store_errors
 from flowyard.store.experiments import ExperimentStore
 from flowyard.store.query import list_page
 from flowyard.store.schema import Experiment
 
 DEFAULT = "Default"
+MAX_NAME_BYTES = 128  # KFP's limit on Experiment.Name
 
 FIELDS = {
     "experiment_id": listing.Field("id"), "id": listing.Field("id"),
@@ -46,11 +47,8 @@ def _get_row(svc: Services, experiment_id: str) -> Experiment:
 
 def create(svc: Services, body: Any) -> dict[str, Any]:
     body = obj(body, "experiment")
-    name = text(body.get("display_name"), "display_name").strip()
-    if not name:
-        raise InvalidArgument("display_name: an experiment needs a name")
-    if len(name) > 255:
-        raise InvalidArgument("display_name: at most 255 characters")
+    name = display_name(body.get("display_name"), "display_name", MAX_NAME_BYTES,
+                        "an experiment")
     try:
         row = ExperimentStore(svc.store).create(
             name, text(body.get("description"), "description"),

@@ -117,7 +117,18 @@ class _Tree:
                    task_id=row["id"], importer=row["kind"] == "importer")
 
 
-def _svg(boxes: list[Box], width: float, height: float) -> tuple[str, dict[str, str]]:
+SELECTED_STROKE = "#f59e0b"  # amber: unlike every state's colour, so the selection reads at once
+
+
+def _halo(b: Box) -> str:
+    """A ring around the selected task, drawn outside its box so its state colours stay."""
+    return (f'<rect class="fy-halo" x="{b.x - 4:.1f}" y="{b.y - 4:.1f}" width="{b.w + 8:.1f}" '
+            f'height="{b.h + 8:.1f}" rx="8" fill="none" stroke="{SELECTED_STROKE}" '
+            'stroke-width="3"/>')
+
+
+def _svg(boxes: list[Box], width: float, height: float, selected: str | None = None
+         ) -> tuple[str, dict[str, str]]:
     # Natural size at most, shrunk to the container's width (the viewBox keeps proportions).
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="100%" '
              f'style="max-width:{width:.0f}px;height:auto;display:block;margin:auto" '
@@ -146,9 +157,12 @@ def _svg(boxes: list[Box], width: float, height: float) -> tuple[str, dict[str, 
             data = f' data-task="{b.task_id}"' if b.task_id else ""
             if b.task_id:
                 node_tasks[b.id] = b.task_id
+            chosen = bool(selected) and b.task_id == selected
+            sel = " fy-selected" if chosen else ""
+            halo = _halo(b) if chosen else ""
             if b.children:
                 groups.append(
-                    f'<g class="fy-group" id="{b.id}"{data}><rect x="{b.x:.1f}" y="{b.y:.1f}" '
+                    f'<g class="fy-group{sel}" id="{b.id}"{data}>{halo}<rect x="{b.x:.1f}" y="{b.y:.1f}" '
                     f'width="{b.w:.1f}" height="{b.h:.1f}" rx="6" fill="{fill}" '
                     f'fill-opacity="0.55" stroke="{stroke}" stroke-width="{sw}"{dash_attr}/>'
                     f'<text x="{b.x + 8:.1f}" y="{b.y + 15:.1f}" font-size="11" fill="{color}">'
@@ -159,7 +173,7 @@ def _svg(boxes: list[Box], width: float, height: float) -> tuple[str, dict[str, 
                 rx = 2 if b.importer else 5
                 cursor = ' style="cursor:pointer"' if b.task_id else ""
                 nodes.append(
-                    f'<g class="fy-node" id="{b.id}"{data}{cursor}><rect x="{b.x:.1f}" '
+                    f'<g class="fy-node{sel}" id="{b.id}"{data}{cursor}>{halo}<rect x="{b.x:.1f}" '
                     f'y="{b.y:.1f}" width="{b.w:.1f}" height="{b.h:.1f}" rx="{rx}" fill="{fill}" '
                     f'stroke="{stroke}" stroke-width="{sw}"{dash_attr}/>'
                     f'<text x="{b.x + b.w / 2:.1f}" y="{b.y + 18:.1f}" font-size="12" '
@@ -173,12 +187,14 @@ def _svg(boxes: list[Box], width: float, height: float) -> tuple[str, dict[str, 
     return "".join(parts + groups + edges + nodes + ["</svg>"]), node_tasks
 
 
-def build(spec: dict[str, Any], tasks: list[dict[str, Any]]) -> Graph:
-    """The drawing of a run (tasks as `views.run_detail` returns them)."""
+def build(spec: dict[str, Any], tasks: list[dict[str, Any]], selected: str | None = None
+          ) -> Graph:
+    """The drawing of a run (tasks as `views.run_detail` returns them), with the task
+    `selected` (an id) ringed."""
     tree = _Tree(spec or {}, tasks)
     boxes = tree.scope(None)
     width, height = layout(boxes)
-    svg, node_tasks = _svg(boxes, width, height)
+    svg, node_tasks = _svg(boxes, width, height, selected)
     return Graph(svg, width, height, node_tasks)
 
 

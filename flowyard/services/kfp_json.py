@@ -64,10 +64,32 @@ def obj(value: Any, field: str) -> dict[str, Any]:
 
 
 def text(value: Any, field: str) -> str:
+    """A string field. NUL is refused as KFP's databases refuse it, and so is what is not
+    Unicode text (a lone surrogate)."""
     from flowyard.services.errors import InvalidArgument
+    from flowyard.services.json_checks import check_text
 
     if value is None:
         return ""
     if not isinstance(value, str):
         raise InvalidArgument(f"{field}: expected a string, got {type(value).__name__}")
-    return value
+    if "\x00" in value:
+        raise InvalidArgument(f"{field}: must not contain NUL characters (\\u0000)")
+    return check_text(value, field)
+
+
+def display_name(value: Any, field: str, max_bytes: int, what: str) -> str:
+    """A KFP name: any text but NUL, not blank, at most `max_bytes` bytes of UTF-8 (the
+    limits KFP's API server checks). Never a path: '.' and '..' parts are refused, so a name
+    like '../../etc' cannot climb out of wherever it may one day be written."""
+    from flowyard.services.errors import InvalidArgument
+
+    name = text(value, field).strip()
+    if not name:
+        raise InvalidArgument(f"{field}: {what} needs a name")
+    if len(name.encode()) > max_bytes:
+        raise InvalidArgument(f"{field}: at most {max_bytes} bytes (UTF-8), got "
+                              f"{len(name.encode())}")
+    if any(part in (".", "..") for part in name.replace("\\", "/").split("/")):
+        raise InvalidArgument(f"{field}: {name!r}: '.' and '..' are not names")
+    return name

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from flowyard.services.errors import InvalidArgument
+from flowyard.services.json_checks import check_document, check_text
 from flowyard.services.kfp_json import parse_ts
 from flowyard.store.query import OPERATIONS, Page, Predicate
 
@@ -45,12 +46,35 @@ def _value(pred: dict[str, Any]) -> tuple[Any, bool]:
                           "(string_value, int_value, long_value, timestamp_value or *_values)")
 
 
+INT64 = 2**63 - 1
+
+
+def _int64(value: Any, key: str) -> int:
+    try:
+        out = int(value)
+    except (TypeError, ValueError, OverflowError):  # OverflowError: float("inf")
+        raise InvalidArgument(f"filter {key}: expected an integer, got {value!r}") from None
+    if not -INT64 - 1 <= out <= INT64:
+        raise InvalidArgument(f"filter {key}: {out} does not fit in 64 bits")
+    return out
+
+
 def _convert(value: Any, kind: str, key: str) -> Any:
+    if not isinstance(value, str | int | float):
+        raise InvalidArgument(f"filter {key}: expected a string or number, got "
+                              f"{type(value).__name__}")
+    if isinstance(value, str):
+        check_text(value, f"filter {key}")
     if kind == "time":
         if isinstance(value, int | float) or (isinstance(value, str) and value.isdigit()):
             from datetime import UTC, datetime
 
-            return datetime.fromtimestamp(int(value), UTC)
+            seconds = _int64(value, key)
+            try:
+                return datetime.fromtimestamp(seconds, UTC)
+            except (OverflowError, OSError, ValueError):
+                raise InvalidArgument(f"filter {key}: {seconds} seconds since 1970 is not a "
+                                      "time this server can represent") from None
         return parse_ts(value, f"filter {key}")
     if kind == "storage_state":
         if value not in ("AVAILABLE", "ARCHIVED"):
@@ -59,10 +83,7 @@ def _convert(value: Any, kind: str, key: str) -> Any:
     if kind == "bool":
         return value in (True, "true", "True", 1)
     if kind == "int":
-        try:
-            return int(value)
-        except (TypeError, ValueError):
-            raise InvalidArgument(f"filter {key}: expected an integer, got {value!r}") from None
+        return _int64(value, key)
     return str(value)
 
 
@@ -73,6 +94,9 @@ def parse_filter(raw: str | None, fields: dict[str, Field]) -> list[Predicate]:
         doc = json.loads(raw)
     except json.JSONDecodeError as exc:
         raise InvalidArgument(f"filter: not valid JSON: {exc.msg}") from None
+    except RecursionError:
+        raise InvalidArgument("filter: nested too deep") from None
+    check_document(doc, "filter", max_depth=8)
     if not isinstance(doc, dict) or not isinstance(doc.get("predicates", []), list):
         raise InvalidArgument('filter: expected {"predicates": [...]}')
     out = []
@@ -123,18 +147,39 @@ def _encode_token(offset: int, sort: str = "", after: list[Any] | None = None) -
 
 
 def _decode_token(token: str) -> dict[str, Any]:
+    bad = InvalidArgument("page_token: not a token this server returned")
     try:
         doc = json.loads(base64.urlsafe_b64decode(token.encode()))
-        offset = doc["offset"]
-        if not isinstance(offset, int) or offset < 0:
-            raise ValueError
-        after = doc.get("after")
-        if after is not None and (not isinstance(after, list) or len(after) != 3):
-            raise ValueError
-        return doc
-    except (binascii.Error, ValueError, KeyError, TypeError, UnicodeDecodeError,
-            AttributeError):
-        raise InvalidArgument("page_token: not a token this server returned") from None
+        check_document(doc, "page_token", max_depth=2)
+    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError, InvalidArgument):
+        raise bad from None
+    if not isinstance(doc, dict):
+        raise bad
+    offset = doc.get("offset")
+    # The offset reaches SQL's OFFSET, a 64-bit integer in both databases.
+    if isinstance(offset, bool) or not isinstance(offset, int) or not 0 <= offset <= INT64:
+        raise InvalidArgument("page_token: its offset is not a row position this server "
+                              "gave out")
+    after = doc.get("after")
+    if after is not None and not _valid_after(after):
+        raise InvalidArgument("page_token: its 'after' is not the [kind, value, id] this "
+                              "server gives out")
+    if not isinstance(doc.get("sort", ""), str):
+        raise bad
+    return doc
+
+
+def _valid_after(after: Any) -> bool:
+    if not isinstance(after, list) or len(after) != 3:
+        return False
+    kind, value, pk = after
+    if not isinstance(pk, str | int) or isinstance(pk, bool):
+        return False
+    if kind == "time":
+        return isinstance(value, str)
+    if kind != "value" or not isinstance(value, str | int | float | bool):
+        return False
+    return not isinstance(value, int) or -INT64 - 1 <= value <= INT64
 
 
 def _sort_id(key: str, desc: bool) -> str:
@@ -160,6 +205,13 @@ def page(fields: dict[str, Field], *, filter: str | None = None, sort_by: str | 
         # A token carries its sort: used with another sort, only its offset still means much.
         if after is not None and doc.get("sort") == _sort_id(key, desc):
             kind, value, pk = after
+            column_kind = next((f.kind for f in fields.values() if f.column == key), "str")
+            # The value is compared with the sort column in SQL: it must be of its type.
+            expected = {"time": str, "int": int, "bool": bool, "storage_state": bool}.get(
+                column_kind, str)
+            if (kind == "time") != (column_kind == "time") or not isinstance(value, expected) or (
+                    expected is int and isinstance(value, bool)):
+                raise InvalidArgument("page_token: it was made for another list or sort")
             try:
                 out.after = (datetime.fromisoformat(value) if kind == "time" else value, pk)
             except (TypeError, ValueError):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import re
 import tarfile
 import zipfile
 import zlib
@@ -15,7 +14,7 @@ import yaml
 from flowyard.services import listing
 from flowyard.services.context import Services
 from flowyard.services.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
-from flowyard.services.kfp_json import compact, obj, text, ts
+from flowyard.services.kfp_json import compact, display_name, obj, text, ts
 from flowyard.services.submission import load_spec
 from flowyard.store import errors as store_errors
 from flowyard.store.pipelines import PipelineStore
@@ -41,7 +40,6 @@ VERSION_COLUMNS = {"id": PipelineVersion.id, "name": PipelineVersion.name,
                    "display_name": PipelineVersion.display_name,
                    "description": PipelineVersion.description,
                    "created_at": PipelineVersion.created_at}
-_NAME = re.compile(r"^[\w .\-()/:]{1,255}$")
 
 
 def to_json(row: Pipeline) -> dict[str, Any]:
@@ -63,13 +61,9 @@ def version_json(row: PipelineVersion, with_spec: bool = True) -> dict[str, Any]
 
 
 def _name(value: Any, field: str) -> str:
-    name = text(value, field).strip()
-    if not name:
-        raise InvalidArgument(f"{field}: a name is required")
-    if not _NAME.match(name):
-        raise InvalidArgument(f"{field}: {name!r}: use at most 255 letters, digits, spaces and "
-                              "._-()/:")
-    return name
+    version = "version" in field
+    return display_name(value, field, 127 if version else 128,  # KFP's limits
+                        "a pipeline version" if version else "a pipeline")
 
 
 def _tags(value: Any) -> dict[str, str]:

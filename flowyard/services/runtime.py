@@ -8,8 +8,11 @@ import asyncio
 from typing import Any
 
 from flowyard.controllers.manager import ControllerManager
+from flowyard.kube import gc
+from flowyard.kube.schemas import builtin_definitions
 from flowyard.services.context import Services
 from flowyard.services.launcher import Launcher
+from flowyard.services.namespaces import ensure_namespaces
 from flowyard.services.recovery import resume_orphans
 from flowyard.services.scheduler import run_scheduler
 from flowyard.store import Store, open_store
@@ -35,6 +38,12 @@ class ControlPlane:
         if self.with_controllers:
             manager = ControllerManager(self.store, svc)
             self._tasks.append(loop.create_task(manager.run(self._stop), name="controllers"))
+            await asyncio.to_thread(ensure_namespaces, svc)
+            self._tasks.append(loop.create_task(gc.run(self.store, self._stop), name="gc"))
+            # The OpenAPI definitions of Kubernetes' kinds take a second to build: before
+            # the first kubectl request needs them, not during it.
+            self._tasks.append(loop.create_task(asyncio.to_thread(builtin_definitions),
+                                                name="kube-schemas"))
         return svc
 
     async def stop(self) -> None:

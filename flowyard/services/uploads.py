@@ -4,6 +4,7 @@ already exists becomes a new version of that pipeline."""
 
 from __future__ import annotations
 
+import json
 import re
 import tempfile
 from pathlib import Path, PurePath
@@ -31,7 +32,7 @@ def _compile_python(data: bytes, filename: str) -> tuple[dict[str, Any], dict[st
 
 def _label(filename: str) -> str:
     """The file's name as a version name may spell it (KFP's names allow few characters)."""
-    return re.sub(r"[^\w .\-()/:]", "_", PurePath(filename).name)[:200] or "upload"
+    return re.sub(r"[^\w .\-()/:]", "_", PurePath(filename).name)[:100] or "upload"
 
 
 def upload(svc: Services, data: bytes, filename: str, name: str = "",
@@ -51,12 +52,19 @@ def upload(svc: Services, data: bytes, filename: str, name: str = "",
         existing = pipelines.get_by_name(svc, name)
     except NotFound:
         version["name"] = f"v1 ({_label(filename)})"
-        pipelines.create_with_version(svc, {
-            "pipeline": {"name": name, "description": description},
-            "pipeline_version": version})
-        existing = pipelines.get_by_name(svc, name)
-        ver = pipelines.version_row(svc, existing["pipeline_id"], "")
-        return {"pipeline_id": existing["pipeline_id"], "pipeline_version_id": ver.id}
+        try:
+            made = pipelines.create_with_version(svc, {
+                "pipeline": {"name": name, "description": description},
+                "pipeline_version": version})
+        except AlreadyExists:  # an upload of the same name made it first: add a version
+            existing = pipelines.get_by_name(svc, name)
+        else:
+            # By its name: the newest version may already be another upload's.
+            vers = pipelines.list_versions(svc, made["pipeline_id"], filter=json.dumps(
+                {"predicates": [{"key": "name", "operation": "EQUALS",
+                                 "string_value": version["name"]}]}))
+            return {"pipeline_id": made["pipeline_id"],
+                    "pipeline_version_id": vers["pipeline_versions"][0]["pipeline_version_id"]}
     pid = existing["pipeline_id"]
     count = int(pipelines.list_versions(svc, pid, page_size=1).get("total_size", 0))
     # Versions are numbered; an upload racing this one takes the next number instead.

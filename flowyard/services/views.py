@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from flowyard.executors import logs
+from flowyard.services import run_metrics
 from flowyard.services.context import Services
 from flowyard.services.errors import NotFound
 from flowyard.store.query import Page, Predicate, list_page
@@ -85,8 +86,15 @@ def runs_page(svc: Services, flt: RunFilter, page: int = 0, size: int = 25) -> d
     p = Page(preds, "created_at", True, max(page, 0) * size, size)
     rows, total = list_page(svc.store, Run, _COLUMNS, p, load=_LIST_LOAD)
     names = _experiment_names(svc, {r.experiment_id for r in rows if r.experiment_id})
-    return {"runs": [_run_row(r, names) for r in rows], "total": total, "page": page,
-            "size": size}
+    # Only this page's runs are read for metrics: the cost is a page's, at 10 or 10,000 runs.
+    metrics = run_metrics.latest(svc, [r.id for r in rows])
+    out = []
+    for r in rows:
+        d = _run_row(r, names)
+        d["metrics"] = metrics.get(r.id, {})
+        out.append(d)
+    return {"runs": out, "total": total, "page": page, "size": size,
+            "metric_columns": run_metrics.columns(metrics)}
 
 
 def filter_options(svc: Services) -> dict[str, Any]:
@@ -113,7 +121,8 @@ def home_summary(svc: Services) -> dict[str, Any]:
 
 
 def experiments_overview(svc: Services) -> list[dict[str, Any]]:
-    """Every experiment with how many runs it holds, by state, and when it last ran."""
+    """Every experiment with how many runs it holds, by state, when it last ran, and the
+    metrics of its newest succeeded run."""
     with svc.store.session() as s:
         exps = s.scalars(select(Experiment).order_by(Experiment.created_at.desc())).all()
         stats = s.execute(select(Run.experiment_id, Run.state, func.count(),
@@ -124,13 +133,16 @@ def experiments_overview(svc: Services) -> list[dict[str, Any]]:
         d = by_exp.setdefault(exp_id or "", {"states": {}, "last": None})
         d["states"][state] = count
         d["last"] = max(d["last"], last) if d["last"] else last
+    latest = run_metrics.latest_run_per_experiment(svc, [e.id for e in exps])
+    metrics = run_metrics.latest(svc, latest.values())
     out = []
     for e in exps:
         d = by_exp.get(e.id, {"states": {}, "last": None})
         out.append({"id": e.id, "name": e.name, "description": e.description,
                     "archived": e.archived, "created_at": e.created_at,
                     "runs": sum(d["states"].values()), "states": d["states"],
-                    "last_run": d["last"]})
+                    "last_run": d["last"], "latest_run_id": latest.get(e.id),
+                    "metrics": metrics.get(latest.get(e.id, ""), {})})
     return out
 
 
@@ -160,6 +172,43 @@ def run_detail(svc: Services, run_id: str) -> dict[str, Any]:
             {"id": a.id, "name": a.name, "type": a.schema_title, "uri": a.uri,
              "metadata": a.metadata_ or {}})
     return {"run": run, "tasks": tasks, "artifacts": arts}
+
+
+def tree_order(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Depth first: each task right under its parent, siblings in the order they were created
+    and loop iterations by index (not by when they finished), so lists read as the run went."""
+    children: dict[str | None, list[dict[str, Any]]] = {}
+    for t in tasks:
+        children.setdefault(t["parent_id"], []).append(t)
+    out: list[dict[str, Any]] = []
+
+    def walk(parent: str | None) -> None:
+        kids = children.get(parent, [])
+        if kids and all("index" in k["details"] for k in kids):
+            kids = sorted(kids, key=lambda k: k["details"]["index"])
+        for k in kids:
+            out.append(k)
+            walk(k["id"])
+
+    walk(None)
+    seen = {t["id"] for t in out}
+    return out + [t for t in tasks if t["id"] not in seen]  # orphans, if any
+
+
+def artifacts_in_order(detail: dict[str, Any]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """(task, artifact) for every output artifact of a run (as `run_detail` returns it), in
+    the run's order: tasks in tree order (iteration 0, 1, 2 whatever order they finished in),
+    and a task's artifacts in the order its component declares its outputs."""
+    spec = detail["run"].get("spec") or {}
+    out = []
+    for task in tree_order(detail["tasks"]):
+        arts = detail["artifacts"].get(task["id"], [])
+        declared = list(spec.get("components", {}).get(task["component"], {}).get(
+            "outputDefinitions", {}).get("artifacts", {}))
+        rank = {name: i for i, name in enumerate(declared)}
+        for art in sorted(arts, key=lambda a: (rank.get(a["name"], len(rank)), a["name"])):
+            out.append((task, art))
+    return out
 
 
 def run_states(svc: Services, run_id: str) -> tuple[str, list[tuple[str, str, str | None]]]:
@@ -213,14 +262,15 @@ def compare(svc: Services, run_ids: list[str]) -> dict[str, Any]:
         runs.append(row)
     with svc.store.session() as s:
         metric_rows = s.execute(select(Metric.run_id, Metric.key, Metric.value, Metric.step,
-                                       Task.name).join(Task, Task.id == Metric.task_id,
-                                                       isouter=True)
+                                       Task.name, Task.path).join(Task, Task.id == Metric.task_id,
+                                                                  isouter=True)
                                 .where(Metric.run_id.in_(run_ids))
                                 .order_by(Metric.id)).all()
     metrics: dict[str, dict[str, float]] = {}
     series: dict[str, dict[str, list[tuple[int, float]]]] = {}
-    for run_id, key, value, step, task_name in metric_rows:
-        label = f"{task_name}/{key}" if task_name else key
+    for run_id, key, value, step, task_name, task_path in metric_rows:
+        # Each loop iteration is its own row: train[0]/accuracy and train[1]/accuracy.
+        label = run_metrics.metric_label(task_name, task_path, key)
         metrics.setdefault(label, {})[run_id] = value
         series.setdefault(label, {}).setdefault(run_id, []).append(
             (step if step is not None else len(series[label].get(run_id, [])), value))
@@ -235,7 +285,7 @@ def compare(svc: Services, run_ids: list[str]) -> dict[str, Any]:
         "runs": [{"id": r.id, "name": r.display_name, "state": r.state,
                   "pipeline": r.pipeline_name} for r in runs],
         "parameters": [{"key": k, "values": v, "differs": differs(v)} for k, v in params.items()],
-        "metrics": [{"key": k, "values": v, "differs": differs(v)}
-                    for k, v in sorted(metrics.items())],
+        "metrics": [{"key": k, "values": metrics[k], "differs": differs(metrics[k])}
+                    for k in sorted(metrics, key=run_metrics.natural_key)],
         "series": series,
     }

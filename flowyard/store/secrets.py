@@ -8,12 +8,14 @@ import hmac
 import json
 import os
 import re
+import threading
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from flowyard.config import settings
+from flowyard.store.inserts import insert_if_absent
 from flowyard.store.schema import Secret, utcnow
 from flowyard.store.store import Store
 
@@ -61,7 +63,8 @@ def _key() -> bytes:
         path.parent.mkdir(parents=True, exist_ok=True)
         # Written aside and linked into place, so a process starting at the same moment
         # never reads a half-written key; whoever links first wins and both use that key.
-        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        # Named per process and thread: two threads of one server make the key at once too.
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as f:
             f.write(Fernet.generate_key())
@@ -109,14 +112,14 @@ class SecretStore:
             namespace: str = "default") -> None:
         for key in data:
             check_key(key)
+        encoded = self._encode(kind, data)
         with self.store.session() as s, s.begin():
-            row = s.get(Secret, (name, namespace, kind))
-            if row is None:
-                s.add(Secret(name=name, namespace=namespace, kind=kind,
-                             data=self._encode(kind, data)))
-            else:
-                row.data = self._encode(kind, data)
-                row.updated_at = utcnow()
+            # Insert-or-update in a way two writers of a new name cannot both insert.
+            if not insert_if_absent(s, Secret, name=name, namespace=namespace, kind=kind,
+                                    data=encoded):
+                s.execute(update(Secret).where(Secret.name == name, Secret.namespace == namespace,
+                                               Secret.kind == kind)
+                          .values(data=encoded, updated_at=utcnow()))
 
     def get(self, name: str, kind: str = "Secret", namespace: str = "default"
             ) -> dict[str, str] | None:

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from flowyard.config import settings
 from flowyard.store.db import make_engine, migrate
+from flowyard.store.inserts import insert_if_absent
 from flowyard.store.schema import Artifact, Event, Experiment, Metric, Run, Task, utcnow
 
 TERMINAL_RUN_STATES = frozenset({"SUCCEEDED", "FAILED", "CANCELED", "SKIPPED"})
@@ -48,12 +49,16 @@ class Store:
 
     # experiments -------------------------------------------------------------------
     def experiment_by_name(self, name: str, create: bool = True) -> Experiment | None:
-        with self.session() as s, s.begin():
-            exp = s.scalar(select(Experiment).where(Experiment.name == name))
-            if exp is None and create:
-                exp = Experiment(id=new_id(), name=name, description="")
-                s.add(exp)
+        """The experiment named `name`; with `create`, made on first use. Submissions racing
+        to make it all get the one that was made."""
+        find = select(Experiment).where(Experiment.name == name)
+        with self.session() as s:
+            exp = s.scalar(find)
+        if exp is not None or not create:
             return exp
+        with self.session() as s, s.begin():
+            insert_if_absent(s, Experiment, id=new_id(), name=name, description="")
+            return s.scalar(find)
 
     def get_experiment(self, experiment_id: str) -> Experiment | None:
         with self.session() as s:

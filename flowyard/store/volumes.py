@@ -10,6 +10,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from flowyard.config import settings
+from flowyard.store.inserts import insert_if_absent
 from flowyard.store.schema import Volume
 from flowyard.store.store import Store
 
@@ -30,12 +31,12 @@ class VolumeStore:
     def create(self, name: str, size: str = "", run_id: str | None = None) -> Volume:
         check_name(name)
         with self.store.session() as s, s.begin():
-            row = s.get(Volume, (name, "default"))
-            if row is None:
-                path = settings().home / "volumes" / name
-                row = Volume(name=name, namespace="default", path=str(path), size=size,
+            # Two tasks of one run may claim the same new volume at once.
+            insert_if_absent(s, Volume, name=name, namespace="default", size=size,
+                             path=str(settings().home / "volumes" / name),
                              created_by_run=run_id)
-                s.add(row)
+            row = s.get(Volume, (name, "default"))
+        assert row is not None
         Path(row.path).mkdir(parents=True, exist_ok=True)
         return row
 

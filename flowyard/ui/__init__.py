@@ -25,8 +25,10 @@ def mount(app: Any, services: Services | None = None, mount_path: str = "/") -> 
         run_page,
         runs,
         state,
+        workloads,
     )
 
+    workloads.register()
     state.bind(app, services)
     downloads.register(app)
     ui.run_with(app, mount_path=mount_path, title="Flowyard", favicon="🌊",

@@ -16,9 +16,10 @@ def main() -> None:
     import uvicorn
 
     from flowyard.api.app import create_app
+    from flowyard.api.hosts import HostPolicy
     from flowyard.ui import mount
 
-    app = mount(create_app())
+    app = mount(create_app(hosts=HostPolicy.build(args.host)))
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
 
 

@@ -19,6 +19,8 @@ COLUMNS = [
     {"name": "name", "label": "Artifact", "field": "name", "align": "left"},
     {"name": "type", "label": "Type", "field": "type", "align": "left"},
     {"name": "run", "label": "Run", "field": "run", "align": "left"},
+    {"name": "task", "label": "Produced by", "field": "task", "align": "left"},
+    {"name": "iteration", "label": "Iteration", "field": "iteration", "align": "right"},
     {"name": "created", "label": "Created", "field": "created", "align": "left"},
     {"name": "uri", "label": "URI", "field": "uri", "align": "left"},
 ]
@@ -48,7 +50,9 @@ def artifacts_page(run: str = "", type: str = "") -> None:
                                             search=search.value or None, page=page["n"],
                                             size=page["size"])
         rows = [{"id": a["id"], "name": a["name"], "href": f"/artifacts/{a['id']}",
-                 "type": a["type"], "run": a["run_name"], "created": layout.when(a["created_at"]),
+                 "type": a["type"], "run": a["run_name"], "task": a["producer"],
+                 "iteration": ",".join(map(str, a["iteration"])),
+                 "created": layout.when(a["created_at"]),
                  "uri": layout.short(a["uri"], 48)} for a in res["artifacts"]]
         layout.show_page(table, rows, res["total"], page, info, prev_btn, next_btn)
 

@@ -7,10 +7,11 @@ from typing import Any
 
 from nicegui import ui
 
-from flowyard.services import experiments, views
+from flowyard.services import experiments, run_metrics, views
 from flowyard.services.errors import ApiError
 from flowyard.ui import layout
 from flowyard.ui.layout import tid
+from flowyard.ui.runs import metric_cells, metric_columns, set_columns
 from flowyard.ui.state import services
 
 COLUMNS = [
@@ -46,11 +47,16 @@ def experiments_page() -> None:
         table.add_slot("body-cell-name", layout.LINK_SLOT)
 
     def load() -> None:
+        exps = views.experiments_overview(svc)
+        # Each experiment's newest succeeded run's metrics, as columns (as on the runs list).
+        labels = run_metrics.columns({e["id"]: e["metrics"] for e in exps})
+        set_columns(table, COLUMNS + metric_columns(labels))
         rows = [{"id": e["id"], "name": e["name"] + (" (archived)" if e["archived"] else ""),
                  "href": f"/runs?experiment={e['id']}", "description": e["description"],
                  "runs": e["runs"],
                  "states": ", ".join(f"{k.lower()} {v}" for k, v in sorted(e["states"].items())),
-                 "last": layout.ago(e["last_run"])} for e in views.experiments_overview(svc)]
+                 "last": layout.ago(e["last_run"]), **metric_cells(e["metrics"], labels)}
+                for e in exps]
         if rows != table.rows:
             table.rows = rows
             table.update()

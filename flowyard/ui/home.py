@@ -5,7 +5,7 @@ from __future__ import annotations
 from nicegui import ui
 
 from flowyard.services import views
-from flowyard.ui import layout
+from flowyard.ui import hash_routes, layout
 from flowyard.ui.layout import tid
 from flowyard.ui.runs import runs_table, table_rows
 from flowyard.ui.state import services
@@ -13,6 +13,8 @@ from flowyard.ui.state import services
 
 @ui.page("/")
 def home_page() -> None:
+    # kfp.Client's links (`/#/runs/details/ID`) land here: send them where they point.
+    ui.add_head_html(hash_routes.script())
     svc = services()
     with layout.frame("Home", "Home"):
         with ui.row().classes("gap-3"):

@@ -31,13 +31,15 @@ STATE_COLOR = {"SUCCEEDED": "positive", "RUNNING": "primary", "PENDING": "grey-6
                "SKIPPED": "grey-5", "CACHED": "teal"}
 
 
-def register_nav(label: str, icon: str, path: str) -> None:
-    """How a later page joins the drawer (replacing its greyed placeholder)."""
+def register_nav(label: str, icon: str, path: str, after: str | None = None) -> None:
+    """How a later page joins the drawer (replacing its greyed placeholder, or right after
+    the entry named `after`, else at the end)."""
     for i, (name, _, _) in enumerate(NAV):
         if name == label:
             NAV[i] = (label, icon, path)
             return
-    NAV.append((label, icon, path))
+    names = [name for name, _, _ in NAV]
+    NAV.insert(names.index(after) + 1 if after in names else len(NAV), (label, icon, path))
 
 
 @contextmanager

@@ -22,6 +22,24 @@ COLUMNS = [
 ]
 
 
+# Quasar's own header reads "0.0B / 0.00%" before any file is chosen; this one says what to
+# do, and shows size and progress only while there is a file.
+UPLOAD_HEADER = r'''
+<div class="row no-wrap items-center q-pa-sm q-gutter-xs" data-testid="upload-header">
+  <q-spinner v-if="props.isUploading" class="q-uploader__spinner" />
+  <div class="col column justify-center">
+    <div class="q-uploader__title">Pipeline file</div>
+    <div v-if="props.files.length" class="q-uploader__subtitle">
+      {{ props.uploadSizeLabel }} · {{ props.uploadProgressLabel }}</div>
+    <div v-else class="q-uploader__subtitle">Drop a file here or press +</div>
+  </div>
+  <q-btn v-if="props.canAddFiles" type="a" icon="add_box" round dense flat>
+    <q-uploader-add-trigger />
+  </q-btn>
+</div>
+'''
+
+
 @ui.page("/pipelines")
 def pipelines_page() -> None:
     svc = services()
@@ -47,9 +65,10 @@ def pipelines_page() -> None:
                     ui.notify(f"Uploaded {e.file.name}", type="positive")
                     ui.navigate.to(f"/pipelines/{out['pipeline_id']}")
 
-                ui.upload(on_upload=uploaded, auto_upload=True, max_file_size=32 << 20,
-                          label="Pipeline file").props("accept=.yaml,.yml,.json,.py,.zip,.gz"
-                                                       ).props(tid("upload"))
+                up = ui.upload(on_upload=uploaded, auto_upload=True, max_file_size=32 << 20,
+                               label="Pipeline file").props(
+                    "accept=.yaml,.yml,.json,.py,.zip,.gz").props(tid("upload"))
+                up.add_slot("header", UPLOAD_HEADER)
         table = ui.table(columns=COLUMNS, rows=[], row_key="id").classes("w-full").props(
             "dense flat bordered").props(tid("pipelines-table"))
         table.add_slot("body-cell-name", layout.LINK_SLOT)

@@ -8,7 +8,7 @@ from typing import Any
 
 from nicegui import ui
 
-from flowyard.services import runs, views
+from flowyard.services import run_metrics, runs, views
 from flowyard.services.errors import ApiError
 from flowyard.ui import layout
 from flowyard.ui.components import viz
@@ -26,29 +26,8 @@ TASK_COLUMNS = [
 ACTIVE = ("PENDING", "RUNNING", "CANCELING")
 
 
-def _tree_order(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Depth first: each task right under its parent, siblings in the order they started
-    (loop iterations by index), so the list reads like the run went."""
-    children: dict[str | None, list[dict[str, Any]]] = {}
-    for t in tasks:
-        children.setdefault(t["parent_id"], []).append(t)
-    out: list[dict[str, Any]] = []
-
-    def walk(parent: str | None) -> None:
-        kids = children.get(parent, [])
-        if kids and all("index" in k["details"] for k in kids):
-            kids = sorted(kids, key=lambda k: k["details"]["index"])
-        for k in kids:
-            out.append(k)
-            walk(k["id"])
-
-    walk(None)
-    seen = {t["id"] for t in out}
-    return out + [t for t in tasks if t["id"] not in seen]  # orphans, if any
-
-
 def _task_rows(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    tasks = _tree_order(tasks)
+    tasks = views.tree_order(tasks)
     return [{"id": t["id"], "name": ("· " * t["path"].count("/")) + t["name"],
              "state": t["state"], "duration": layout.dur(t["duration"])} for t in tasks]
 
@@ -139,21 +118,22 @@ def run_page(run_id: str, task: str = "") -> None:
 
     def render_viz(d: dict[str, Any]) -> None:
         viz_box.clear()
-        names = {t["id"]: t["path"] for t in d["tasks"]}
         with viz_box:
             shown = 0
-            for task_id, arts in d["artifacts"].items():
-                for art in arts:
-                    if viz.is_visualization(art):
-                        with ui.card().classes("w-full"):
-                            ui.label(names.get(task_id, "")).classes("text-caption text-grey-7")
-                            viz.artifact_view(art)
-                        shown += 1
+            for task, art in views.artifacts_in_order(d):
+                if viz.is_visualization(art):
+                    with ui.card().classes("w-full").props(tid("viz-card")):
+                        ui.label(f"{run_metrics.task_label(task['name'], task['path'])} · "
+                                 f"{art['name']}").classes("text-caption text-grey-7").props(
+                            tid("viz-source"))
+                        viz.artifact_view(art)
+                    shown += 1
             if not shown:
                 ui.label("No visualizations yet.").classes("text-grey-6")
 
     def open_task(task_id: str) -> None:
         selected["id"] = task_id
+        graph.select(task_id)
         state = next((t["state"] for t in detail["tasks"] if t["id"] == task_id), None)
         selected["state"] = state
         panel.clear()

@@ -25,11 +25,33 @@ PERIODS = {"any time": None, "last hour": timedelta(hours=1), "last day": timede
            "last week": timedelta(days=7), "last 30 days": timedelta(days=30)}
 
 
-def table_rows(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def table_rows(runs: list[dict[str, Any]], metrics: list[str] | None = None
+               ) -> list[dict[str, Any]]:
     return [{"id": r["id"], "name": r["name"], "href": f"/runs/{r['id']}", "state": r["state"],
              "pipeline": r["pipeline"], "experiment": r["experiment"],
-             "created": layout.when(r["created_at"]), "duration": layout.dur(r["duration"])}
+             "created": layout.when(r["created_at"]), "duration": layout.dur(r["duration"]),
+             **metric_cells(r.get("metrics", {}), metrics or [])}
             for r in runs]
+
+
+def metric_cells(values: dict[str, float], labels: list[str]) -> dict[str, str]:
+    """A row's metric cells, keyed `metric:LABEL` so they never clash with the list's fields."""
+    return {f"metric:{label}": _fmt(values.get(label)) for label in labels}
+
+
+def metric_columns(labels: list[str]) -> list[dict[str, Any]]:
+    return [{"name": f"metric:{label}", "label": label, "field": f"metric:{label}",
+             "align": "right", "classes": "fy-metric"} for label in labels]
+
+
+def set_columns(table: ui.table, columns: list[dict[str, Any]]) -> None:
+    if columns != table.columns:
+        table.columns = columns
+        table.update()
+
+
+def _fmt(value: float | None) -> str:
+    return "" if value is None else f"{value:.4g}"
 
 
 def runs_table(rows: list[dict[str, Any]], selectable: bool = False) -> ui.table:
@@ -75,7 +97,9 @@ def runs_page(experiment: str = "", state: str = "", pipeline: str = "") -> None
         flt.since = datetime.now(UTC) - span if span else None
         result = views.runs_page(svc, flt, page["n"], page["size"])
         page["total"] = result["total"]
-        rows = table_rows(result["runs"])
+        # Kubeflow's runs list shows the runs' metrics as columns: those of this page's runs.
+        set_columns(table, COLUMNS + metric_columns(result["metric_columns"]))
+        rows = table_rows(result["runs"], result["metric_columns"])
         layout.show_page(table, rows, result["total"], page, info, prev_btn, next_btn)
 
     def go(delta: int) -> None:

@@ -22,8 +22,10 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, home: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(self, home: Path, env: dict[str, str] | None = None,
+                 args: list[str] | None = None) -> None:
         self.home = home
+        self.args = args or []
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, **(env or {})}
@@ -35,7 +37,7 @@ class Server:
         out = self.log.open("ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "flowyard.cli.main", "up", "--port", str(self.port),
-             "--log-level", "warning"], env=self.env, stdout=out, stderr=subprocess.STDOUT,
+             "--log-level", "warning", *self.args], env=self.env, stdout=out, stderr=subprocess.STDOUT,
             start_new_session=True)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

@@ -27,8 +27,12 @@ def tfjob(name: str, replicas: int = 2, **labels: str) -> dict[str, Any]:
 
 @pytest.fixture
 def api() -> httpx.Client:
-    """The real app in this process, its control plane in a background loop."""
-    return local_http()
+    """The real app in this process, its control plane in a background loop, with the
+    namespace these tests use (creating in a missing namespace is NotFound, as in Kubernetes)."""
+    client = local_http()
+    client.post("/api/v1/namespaces", json={"apiVersion": "v1", "kind": "Namespace",
+                                            "metadata": {"name": "team-a"}})
+    return client
 
 
 def test_create_get_list_replace_delete(api: httpx.Client) -> None:

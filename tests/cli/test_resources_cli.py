@@ -71,7 +71,10 @@ def test_apply_get_describe_delete(tmp_path: Path) -> None:
     assert "team=vision" in out
     code, out = fy("get", "tfjob", "-l", "team=nlp")
     assert "No resources found" in out
-    code, out = fy("apply", "-f", "-", "-n", "team-b", stdin=MANIFESTS.split("---")[0])
+    # As in Kubernetes, a namespace must exist before anything is created in it.
+    namespace = "apiVersion: v1\nkind: Namespace\nmetadata: {name: team-b}\n---\n"
+    code, out = fy("apply", "-f", "-", "-n", "team-b",
+                   stdin=namespace + MANIFESTS.split("---")[0])
     assert code == 0, out
     code, out = fy("get", "tfjobs", "-A")
     assert code == 0 and "team-b" in out and "default" in out, out

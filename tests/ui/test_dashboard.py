@@ -7,114 +7,27 @@ test-artifacts/screenshots/, and no request may leave 127.0.0.1."""
 from __future__ import annotations
 
 import re
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import httpx
 import pytest
 
 from tests.api.conftest import Server
+from tests.ui.browser import (
+    GREEN,
+    by_id,
+    field,
+    go,
+    no_sideways_scroll,
+    node_fills,
+    shot,
+    start_run,
+    upload_pipeline,
+    wait_run,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-CHROMIUM = Path("/usr/bin/chromium")
-PIPELINE = Path(__file__).with_name("viz_pipeline.py")
-SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
-GREEN = "#d1fae5"  # graph_view's SUCCEEDED fill
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    home = tmp_path_factory.mktemp("ui") / "fyhome"
-    srv = Server(home, {"FLOWYARD_HOME": str(home), "FLOWYARD_DATABASE_URL": "",
-                        "FLOWYARD_ARTIFACT_ROOT": ""}).start()
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.skip("no /usr/bin/chromium (scripts/test.sh installs it)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update"])
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def page(browser: Any, server: Server) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1440, "height": 1000},
-                                  accept_downloads=True)
-    pg = context.new_page()
-    pg.set_default_timeout(20_000)
-    outside: list[str] = []
-
-    def watch(request: Any) -> None:
-        url = urlparse(request.url)
-        if url.scheme in ("http", "https", "ws", "wss") and url.hostname != "127.0.0.1":
-            outside.append(request.url)
-
-    pg.on("request", watch)
-    pg.base = server.url  # type: ignore[attr-defined]
-    yield pg
-    context.close()
-    assert outside == [], f"requests left the machine: {outside}"
-
-
-def shot(page: Any, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    time.sleep(0.4)  # let ECharts finish drawing
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
-
-
-def go(page: Any, path: str) -> None:
-    page.goto(page.base + path)
-    page.wait_for_load_state("networkidle")
-
-
-def by_id(page: Any, test_id: str) -> Any:
-    return page.get_by_test_id(test_id)
-
-
-def field(page: Any, test_id: str) -> Any:
-    """A form field's <input>: Quasar puts extra attributes on the input itself."""
-    return page.locator(f"input[data-testid='{test_id}'], [data-testid='{test_id}'] input").first
-
-
-def upload_pipeline(page: Any) -> str:
-    go(page, "/pipelines")
-    page.locator("input[type=file]").set_input_files(str(PIPELINE))
-    page.wait_for_url(re.compile(r"/pipelines/[0-9a-f-]{36}"))
-    return page.url.rsplit("/", 1)[-1]
-
-
-def start_run(page: Any, pipeline_id: str, params: dict[str, str], name: str) -> str:
-    go(page, f"/pipelines/{pipeline_id}")
-    by_id(page, "run-button").click()
-    field(page, "run-name").fill(name)
-    for key, value in params.items():
-        field(page, f"param-{key}").fill(value)
-    by_id(page, "start-run").click()
-    page.wait_for_url(re.compile(r"/runs/[0-9a-f-]{36}"))
-    return page.url.rsplit("/", 1)[-1].split("?")[0]
-
-
-def wait_run(page: Any, state: str, timeout: float = 90) -> None:
-    by_id(page, "run-state").get_by_text(state, exact=True).wait_for(timeout=timeout * 1000)
-
-
-def node_fills(page: Any) -> list[str]:
-    """The fill of every task box the graph drew (groups excluded)."""
-    return page.evaluate("""() => [...document.querySelectorAll(
-        '[data-testid=run-graph] g.fy-node > rect')].map(r => r.getAttribute('fill'))""")
-
 
 def test_run_from_form_graph_logs_confusion_matrix(page: Any, server: Server) -> None:
     pipeline_id = upload_pipeline(page)
@@ -128,13 +41,18 @@ def test_run_from_form_graph_logs_confusion_matrix(page: Any, server: Server) ->
     by_id(page, "task-table").get_by_text("prepare", exact=True).click()
     page.get_by_role("tab", name="Logs").click()
     by_id(page, "task-log").get_by_text("preparing chunk 0").wait_for()
+    # A line wider than the pane wraps: its end is on screen, nothing scrolls sideways.
+    assert by_id(page, "task-log").get_by_text("end-of-wide-line").is_visible()
+    assert no_sideways_scroll(page, "[data-testid=task-log] .q-scrollarea__container")
+    assert no_sideways_scroll(page, "[data-testid=task-panel]")
     assert "running" in by_id(page, "task-state").inner_text().lower()
     shot(page, "run-running-logs")
     by_id(page, "task-log").get_by_text("preparing chunk 2").wait_for()
 
     wait_run(page, "succeeded")
     page.wait_for_function(f"""() => {{
-        const fills = [...document.querySelectorAll('[data-testid=run-graph] g.fy-node > rect')]
+        const fills = [...document.querySelectorAll(
+            '[data-testid=run-graph] g.fy-node > rect:not(.fy-halo)')]
             .map(r => r.getAttribute('fill'));
         return fills.length >= 5 && fills.every(f => f === '{GREEN}');
     }}""", timeout=15_000)

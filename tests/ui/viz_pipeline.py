@@ -13,6 +13,8 @@ BASE = "python:3.11"
 def prepare(rows: int, delay: float, data: Output[Dataset]) -> int:
     import time
 
+    # One line far wider than the log pane: it must wrap, not scroll sideways.
+    print("wide line " + "0123456789abcdef" * 40 + " end-of-wide-line", flush=True)
     for i in range(3):
         print(f"preparing chunk {i}", flush=True)
         time.sleep(delay)

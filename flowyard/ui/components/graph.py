@@ -23,6 +23,8 @@ class RunGraph:
     def __init__(self, on_task: Callable[[str], None] | None = None) -> None:
         self.on_task = on_task
         self.signature: Any = None
+        self.selected: str | None = None
+        self._last: tuple[dict[str, Any], list[dict[str, Any]]] | None = None
         # The SVG is built here from escaped text only, so it needs no sanitising.
         self.view = ui.html("", sanitize=False).classes("w-full overflow-auto").props(
             tid("run-graph"))
@@ -34,11 +36,18 @@ class RunGraph:
             self.on_task(task_id)
 
     def show(self, spec: dict[str, Any], tasks: list[dict[str, Any]]) -> None:
-        sig = graph_view.signature(tasks)
+        sig = (graph_view.signature(tasks), self.selected)
         if sig == self.signature:
             return
         self.signature = sig
-        self.view.set_content(graph_view.build(spec, tasks).svg)
+        self._last = (spec, tasks)
+        self.view.set_content(graph_view.build(spec, tasks, self.selected).svg)
+
+    def select(self, task_id: str | None) -> None:
+        """Ring the task the side panel shows (or none)."""
+        self.selected = task_id
+        if self._last is not None:
+            self.show(*self._last)
 
 
 def legend() -> None:

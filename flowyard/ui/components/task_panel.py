@@ -12,7 +12,7 @@ from flowyard.services import views
 from flowyard.services.context import Services
 from flowyard.ui import layout
 from flowyard.ui.components import viz
-from flowyard.ui.components.logs import LogView
+from flowyard.ui.components.logs import task_log
 from flowyard.ui.layout import tid
 
 
@@ -52,11 +52,14 @@ def task_panel(svc: Services, task_id: str, artifacts: list[dict[str, Any]]) -> 
     default_tab = "logs" if t["kind"] == "container" else "io"
     if any(viz.is_visualization(a) for a in artifacts):
         default_tab = "artifacts"
-    with ui.tabs().classes("w-full").props("dense align=left") as tabs:
-        ui.tab("io", "Inputs / outputs")
+    # Four tabs share a panel 5/12 of the page wide: short labels in sentence case, and arrows
+    # rather than a label cut to "EVENTS & H…" when the panel is narrower still.
+    with ui.tabs().classes("w-full").props(
+            "dense no-caps align=left outside-arrows mobile-arrows").props(tid("task-tabs")) as tabs:
+        ui.tab("io", "Inputs & outputs")
         ui.tab("logs", "Logs").props(tid("tab-logs"))
         ui.tab("artifacts", f"Artifacts ({len(artifacts)})").props(tid("tab-artifacts"))
-        ui.tab("events", "Events & history")
+        ui.tab("events", "Events").props(tid("tab-events"))
     with ui.tab_panels(tabs, value=default_tab).classes("w-full"):
         with ui.tab_panel("io"):
             ui.label("Input parameters").classes("text-subtitle2")
@@ -68,7 +71,7 @@ def task_panel(svc: Services, task_id: str, artifacts: list[dict[str, Any]]) -> 
             _params_table(t["outputs"].get("parameters", {}), "task-outputs")
         with ui.tab_panel("logs"):
             if t["kind"] in ("container", "importer"):
-                LogView(svc, task_id)
+                task_log(svc, task_id)
             else:
                 ui.label("A group has no log of its own; open a task inside it.").classes(
                     "text-grey-6")
