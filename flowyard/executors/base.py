@@ -7,7 +7,7 @@ mount table a backend resolves, a pod's network by a `Sandbox` id.
 
 Contract every backend keeps:
 - `submit` admits the work against the machine (cpu, memory, gpu requests) and starts it; the
-  work keeps running when the control plane dies (a supervisor per work records its exit).
+  work keeps running when the control plane dies (its supervisor records its exit).
 - `adopt(work_id)` after a restart returns a handle to work started earlier: still running
   (the same process) or finished while nobody watched (its recorded exit). None means the
   work never started or left no trace: the caller may start it again, as a retry.

@@ -17,7 +17,6 @@ import contextlib
 import os
 import resource
 import signal
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -130,27 +129,28 @@ class MemoryLimit:
                     return int(value) > 0
         return False
 
-    def remove(self) -> None:
+    def remove(self) -> bool:
         """Stop what is left in the cgroup (as a container's end stops all its processes)
-        and remove it."""
+        and remove it; False while killed processes are still leaving it (call again: the
+        supervisor retries from its loop rather than sleeping, which would hold up the other
+        works it supervises)."""
         if self.path is None:
-            return
+            return True
         p = Path(self.path)
-        for _ in range(50):
-            try:
-                pids = [int(x) for x in (p / "cgroup.procs").read_text().split()]
-            except OSError:
-                return
-            for pid in pids:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.kill(pid, signal.SIGKILL)
-            try:
-                p.rmdir()
-                return
-            except FileNotFoundError:
-                return
-            except OSError:
-                time.sleep(0.02)
+        try:
+            pids = [int(x) for x in (p / "cgroup.procs").read_text().split()]
+        except OSError:
+            return True
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        try:
+            p.rmdir()
+        except FileNotFoundError:
+            return True
+        except OSError:
+            return False
+        return True
 
 
 def plan(task_id: str, limit: int) -> MemoryLimit | None:

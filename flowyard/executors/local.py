@@ -1,6 +1,7 @@
-"""The local executor: each work is supervised by a small process of its own (shim.py) forked
-from a warm zygote that has already imported kfp, so a Python step starts in milliseconds
-instead of a second, and outlives the engine: a restarted engine adopts it (`adopt`)."""
+"""The local executor: each work is forked from a warm zygote, which supervises it (shim.py):
+the Python zygote has already imported kfp, so a Python step starts in milliseconds instead of
+a second; a small one starts commands. Works outlive the engine (their zygote stays until they
+end): a restarted engine adopts them (`adopt`)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import threading
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any, TypeVar
 
 from flowyard.config import settings
 from flowyard.executors import cgroups, logs, network, state
@@ -27,36 +29,48 @@ from flowyard.executors.pool import ResourcePool
 from flowyard.executors.shim import Launch
 from flowyard.executors.zygote import read_message, write_message
 
+T = TypeVar("T")
+
 _KILL_GRACE_S = 5.0
 _POLL_S = 0.1
 _LOG_PART = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,252}")
 
 
 class Zygote:
-    """The engine's side of the zygote: sends work, gets back the pids it started."""
+    """The engine's side of one zygote: sends work, gets back the records of what it started
+    and, later, how each ended. `kind` is "python" (kfp preloaded, for Python steps) or "exec"
+    (small, for commands)."""
 
-    def __init__(self) -> None:
+    def __init__(self, kind: str = "python") -> None:
+        self.kind = kind
         self._proc: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()
         self._tokens = itertools.count()
-        self._started: dict[int, concurrent.futures.Future[tuple[int, int]]] = {}
+        self._started: dict[int, concurrent.futures.Future[dict[str, Any]]] = {}
+        self._exited: dict[int, concurrent.futures.Future[Exit]] = {}
+
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
 
     def ensure_running(self) -> None:
         with self._lock:
-            if self._proc is not None and self._proc.poll() is None:
+            if self.running():
                 return
             env = dict(os.environ)
             # The zygote imports flowyard from wherever this process did.
             env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+            # A session of its own: a signal to the engine's process group (Ctrl-C, a kill of
+            # the group) does not reach the works it supervises.
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "flowyard.executors.zygote"],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, close_fds=True)
+                [sys.executable, "-m", "flowyard.executors.zygote", self.kind],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, close_fds=True,
+                start_new_session=True)
             assert self._proc.stdout is not None
             kind, _pid, _ = read_message(self._proc.stdout)
             if kind != "ready":
                 raise RuntimeError("the task zygote did not start")
             threading.Thread(target=self._read, args=(self._proc,), daemon=True,
-                             name="flowyard-zygote").start()
+                             name=f"flowyard-zygote-{self.kind}").start()
 
     def _read(self, proc: subprocess.Popen[bytes]) -> None:
         assert proc.stdout is not None
@@ -66,28 +80,73 @@ class Zygote:
             except (EOFError, OSError):
                 break
             with self._lock:
-                fut = self._started.pop(token)
-            if kind == "started":
-                fut.set_result(value)
-            else:
+                fut = (self._exited if kind == "exited" else self._started).pop(token, None)
+                if kind == "failed":
+                    self._exited.pop(token, None)
+            if fut is None or fut.done():
+                continue
+            if kind == "failed":
                 fut.set_exception(OSError(value))
-        with self._lock:  # the zygote died; what it started lives on under its supervisors
-            for fut in self._started.values():
-                fut.set_exception(OSError("the task zygote exited"))
-            self._started.clear()
+            else:
+                fut.set_result(value)
+        with self._lock:  # the zygote died; what it started lives on under its records
+            for pending in (self._started, self._exited):
+                for fut in pending.values():
+                    if not fut.done():
+                        fut.set_exception(OSError("the task zygote exited"))
+                pending.clear()
             if self._proc is proc:
                 self._proc = None
 
-    def start(self, work: Work, launch: Launch) -> tuple[int, int]:
-        """(supervisor pid, work pid) once the work is recorded and running."""
+    def start(self, work: Work, launch: Launch
+              ) -> tuple[concurrent.futures.Future[dict[str, Any]],
+                         concurrent.futures.Future[Exit]]:
+        """Send `work`: (its record once it runs, its Exit once recorded). Starts the zygote
+        if needed (blocking: call from a thread unless `running()`)."""
         self.ensure_running()
         token = next(self._tokens)
-        started: concurrent.futures.Future[tuple[int, int]] = concurrent.futures.Future()
+        started: concurrent.futures.Future[dict[str, Any]] = concurrent.futures.Future()
+        exited: concurrent.futures.Future[Exit] = concurrent.futures.Future()
         with self._lock:
             self._started[token] = started
+            self._exited[token] = exited
             assert self._proc is not None and self._proc.stdin is not None
-            write_message(self._proc.stdin, (token, work, launch))
-        return started.result()
+            try:
+                write_message(self._proc.stdin, (token, work, launch))
+            except OSError as exc:
+                self._started.pop(token, None)
+                self._exited.pop(token, None)
+                self._proc.kill()  # a next start makes a new one
+                self._proc.wait()
+                raise ZygoteGone(f"the task zygote is gone: {exc}") from exc
+        return started, exited
+
+
+class ZygoteGone(OSError):
+    pass
+
+
+def _settled(cf: concurrent.futures.Future[T]) -> asyncio.Future[T]:
+    """An asyncio future that follows `cf` (set by the zygote's reader thread). Unlike
+    asyncio.wrap_future, cancelling it leaves `cf` alone (a handle's exit stays readable)."""
+    loop = asyncio.get_running_loop()
+    fut: asyncio.Future[T] = loop.create_future()
+
+    def settle() -> None:
+        if fut.done():
+            return
+        exc = cf.exception()
+        if exc is not None:
+            fut.set_exception(exc)
+        else:
+            fut.set_result(cf.result())
+
+    def done(_: concurrent.futures.Future[T]) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
+            loop.call_soon_threadsafe(settle)
+
+    cf.add_done_callback(done)
+    return fut
 
 
 def _signal_group(pgid: int, sig: int) -> None:
@@ -98,17 +157,20 @@ def _signal_group(pgid: int, sig: int) -> None:
 class LocalHandle:
     """A work under its supervisor, found by its state folder (also after a restart)."""
 
-    def __init__(self, folder: Path, record: dict[str, object], req: Resources,
-                 gpus: list[int]) -> None:
+    def __init__(self, folder: Path, record: dict[str, Any], req: Resources,
+                 gpus: list[int], exited: concurrent.futures.Future[Exit] | None = None
+                 ) -> None:
         self.folder = folder
         self.task_id = str(record.get("task_id", folder.name))
-        self._sup_pid = int(record.get("pid") or 0)  # type: ignore[call-overload]
+        self._sup_pid = int(record.get("pid") or 0)
         self._sup_start = record.get("pid_start")
-        self._pid = int(record.get("work_pid") or 0)  # type: ignore[call-overload]
+        self._pid = int(record.get("work_pid") or 0)
         self._work_start = record.get("work_start")
         self.req, self.gpus = req, gpus
         self.cancelled = False
         self._exit: Exit | None = None
+        # The supervisor's word that the exit is recorded (None for an adopted work).
+        self._exited = exited
         self._waiter: asyncio.Future[Exit] | None = None
 
     @property
@@ -123,7 +185,11 @@ class LocalHandle:
 
     def exit_now(self) -> Exit | None:
         if self._exit is None:
-            self._exit = state.read_exit(self.folder)
+            cf = self._exited
+            if cf is not None and cf.done() and cf.exception() is None:
+                self._exit = cf.result()
+            else:
+                self._exit = state.read_exit(self.folder)
         return self._exit
 
     def alive(self) -> bool:
@@ -143,27 +209,53 @@ class LocalHandle:
         return await asyncio.shield(self._waiter)
 
     async def _wait_for_exit(self) -> Exit:
-        pidfd = -1
-        with contextlib.suppress(AttributeError, OSError):
-            pidfd = os.pidfd_open(self._sup_pid)
+        if self._exited is not None:
+            # The supervisor sends the exit once exit.json is written.
+            with contextlib.suppress(OSError):
+                self._exit = await _settled(self._exited)
+                return self._exit
+        self._exit = await self._watch_records()
+        return self._exit
+
+    async def _watch_records(self) -> Exit:
+        """An adopted work (or one whose zygote died): pidfds of the work and its supervisor
+        say when something ended; exit.json says how."""
+        loop = asyncio.get_running_loop()
+        woke = asyncio.Event()
+        fds: list[int] = []
+
+        def fired(fd: int) -> None:
+            loop.remove_reader(fd)  # a pidfd stays readable once its process ended
+            woke.set()
+
+        for pid, alive in ((self._sup_pid, self._supervisor_alive),
+                           (self._pid, self._work_alive)):
+            with contextlib.suppress(AttributeError, OSError):
+                fd = os.pidfd_open(pid)
+                if not alive():  # the pid is another process's by now
+                    os.close(fd)
+                    continue
+                fds.append(fd)
+                loop.add_reader(fd, fired, fd)
         try:
-            if pidfd >= 0 and self._supervisor_alive():
-                loop = asyncio.get_running_loop()
-                ready = loop.create_future()
-                loop.add_reader(pidfd, lambda: ready.done() or ready.set_result(None))
-                try:
-                    # The exit file is written before the supervisor exits; polling it as
-                    # well costs little and covers a pidfd that never fires.
-                    while not ready.done() and state.read_exit(self.folder) is None:
-                        await asyncio.wait([ready], timeout=1.0)
-                finally:
-                    loop.remove_reader(pidfd)
-            else:
-                while self._supervisor_alive() and state.read_exit(self.folder) is None:
-                    await asyncio.sleep(_POLL_S)
+            while True:
+                found = state.read_exit(self.folder)
+                if found is not None:
+                    return found
+                if not self._supervisor_alive():
+                    break
+                if self._work_alive():
+                    woke.clear()
+                    # Pidfds wake this at once; the timeout covers a system without them.
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(woke.wait(), 1.0 if fds else _POLL_S)
+                else:
+                    # Ended: its supervisor is draining the output and recording the end.
+                    await asyncio.sleep(0.01)
         finally:
-            if pidfd >= 0:
-                os.close(pidfd)
+            for fd in fds:
+                loop.remove_reader(fd)
+                os.close(fd)
         found = state.read_exit(self.folder)
         if found is None:
             # The supervisor died without recording an end (it was SIGKILLed): what it ran
@@ -171,7 +263,6 @@ class LocalHandle:
             if self._work_alive():
                 _signal_group(self._pid, signal.SIGKILL)
             found = Exit(137, signal.SIGKILL, False, None, time.time())
-        self._exit = found
         return found
 
     def cancel(self, grace_s: float = _KILL_GRACE_S) -> None:
@@ -193,11 +284,13 @@ class LocalExecutor:
     def __init__(self) -> None:
         cfg = settings()
         self.pool = ResourcePool(cfg.cpus, cfg.memory_bytes, cfg.gpus)
-        self.zygote = Zygote()
+        self.zygote = Zygote("python")  # KFP's Python steps, forked with kfp imported
+        self.exec_zygote = Zygote("exec")  # commands: a small process forks faster
 
     def warm_up(self) -> None:
-        """Start the zygote now (in the background) instead of at the first task."""
-        threading.Thread(target=self.zygote.ensure_running, daemon=True).start()
+        """Start the zygotes now (in the background) instead of at the first task."""
+        for zygote in (self.zygote, self.exec_zygote):
+            threading.Thread(target=zygote.ensure_running, daemon=True).start()
 
     # admission ---------------------------------------------------------------------
     def clamp(self, resources: Resources) -> tuple[Resources, str | None]:
@@ -266,21 +359,34 @@ class LocalExecutor:
         except BaseException:
             await self.pool.release(work.resources, gpus)
             raise
-        start = asyncio.ensure_future(asyncio.to_thread(self.zygote.start, work, launch))
+        zygote = self.zygote if work.python is not None else self.exec_zygote
         try:
-            await asyncio.shield(start)
+            for again in (True, False):
+                if not zygote.running():
+                    await asyncio.to_thread(zygote.ensure_running)
+                try:
+                    started_cf, exited = zygote.start(work, launch)
+                    break
+                except ZygoteGone:  # it died since it was last used: once more, with a new one
+                    if not again:
+                        raise
+        except BaseException:
+            await self.pool.release(work.resources, gpus)
+            raise
+        started = _settled(started_cf)
+        try:
+            record = await asyncio.shield(started)
         except asyncio.CancelledError:
-            # Canceled mid-fork: the fork still happens in its thread; stop what it starts.
+            # Canceled mid-fork: the fork still happens; stop what it starts.
             with contextlib.suppress(Exception):
-                _, pid = await start
-                _signal_group(pid, signal.SIGKILL)
+                record = await started
+                _signal_group(int(record["work_pid"]), signal.SIGKILL)
             await self.pool.release(work.resources, gpus)
             raise
         except BaseException:
             await self.pool.release(work.resources, gpus)
             raise
-        record = state.read_json(folder / state.SUPERVISOR) or {}
-        return LocalHandle(folder, record, work.resources, gpus)
+        return LocalHandle(folder, record, work.resources, gpus, exited)
 
     def _clear_previous(self, folder: Path) -> None:
         if not folder.exists():

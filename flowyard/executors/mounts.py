@@ -5,7 +5,6 @@ Runs in the forked child before the task starts (Linux only)."""
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 from collections.abc import Sequence
 
@@ -17,7 +16,10 @@ MS_BIND = 0x1000
 MS_REC = 0x4000
 MS_PRIVATE = 0x40000
 
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+# The process's own symbols (libc among them): ctypes.util.find_library would run ldconfig, a
+# process of its own, in every work that joins a sandbox.
+libc = ctypes.CDLL(None, use_errno=True)
+_libc = libc
 
 
 def _check(result: int, what: str) -> None:

@@ -4,6 +4,7 @@ that a restarted engine can find the work again (adopt) or learn how it ended.
   supervisor.json  the supervisor's and the work's pid and start time, written before the work
                    runs (a work never runs without this record)
   exit.json        how the work ended (an `Exit`), written atomically once the log is complete
+                   (neither is fsynced: see write_exit)
 """
 
 from __future__ import annotations
@@ -68,7 +69,12 @@ def read_json(path: Path) -> dict[str, Any] | None:
 
 
 def write_exit(folder: Path, ex: Exit) -> None:
-    write_json(folder / EXIT, asdict(ex))
+    # Atomic (tmp + rename) but not fsynced: a process crash cannot lose it (the page cache
+    # outlives any process), and after a machine crash an exit the engine had not yet stored
+    # is worth nothing anyway: the work's outputs were not synced either, so a lost (or, on
+    # some file systems, empty and so unreadable) exit.json makes the task run again, which is
+    # what such a task needs.
+    write_json(folder / EXIT, asdict(ex), durable=False)
 
 
 def read_exit(folder: Path) -> Exit | None:
@@ -83,10 +89,15 @@ def start_time(pid: int) -> int | None:
     """The process's start time in clock ticks since boot (field 22 of /proc/PID/stat): with
     the pid it names one process for good, as pids get reused. None if it is gone or a zombie."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        fd = os.open(f"/proc/{pid}/stat", os.O_RDONLY)
+        try:
+            raw = os.read(fd, 4096)
+        finally:
+            os.close(fd)
+        fields = raw.rsplit(b")", 1)[1].split()
     except (OSError, IndexError):
         return None
-    if fields[0] in ("Z", "X"):
+    if fields[0] in (b"Z", b"X"):
         return None
     with contextlib.suppress(IndexError, ValueError):
         return int(fields[19])

@@ -264,9 +264,18 @@ def test_run_without_json_shows_progress_and_result(typed_yaml: Path) -> None:
 def test_ctrl_c_cancels_the_run(pipelines: Path) -> None:
     import signal
 
-    runner = subprocess.Popen([sys.executable, "-m", "flowyard.cli.main", "run",
-                               f"{pipelines}:sleepy", "--json"],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # Started as a terminal's foreground job is: with SIGINT at its default. A test run started
+    # in the background by a shell without job control (`pytest &`, nohup) ignores SIGINT, its
+    # children inherit that, and Python then keeps it ignored: the Ctrl-C never arrived and the
+    # run went on to SUCCEEDED (the failure seen once). exec() resets a handled signal to its
+    # default, so the CLI gets Python's KeyboardInterrupt handler, as at a terminal.
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        runner = subprocess.Popen([sys.executable, "-m", "flowyard.cli.main", "run",
+                                   f"{pipelines}:sleepy", "--json"],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    finally:
+        signal.signal(signal.SIGINT, inherited)
     pid = 0
     try:
         store = open_store()

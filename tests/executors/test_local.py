@@ -269,3 +269,51 @@ def test_policy_mask_reaches_the_log() -> None:
 
     asyncio.run(go())
     assert _read(ex, ref) == b"token=*** ok\n"
+
+
+def test_works_side_by_side_each_get_their_own_log_and_exit() -> None:
+    """One supervisor pumps many works at once: every log holds its own work's lines only,
+    in order, and every exit is its own."""
+    ex = get_executor()
+    n = 6
+
+    async def go() -> list[int]:
+        handles = [await ex.submit(_work(f"side-{i}", f"for k in 1 2 3 4 5; do echo {i}-$k; "
+                                         f"sleep 0.0{i}; done; exit {i}",
+                                         resources=Resources(cpu=0.01)))
+                   for i in range(n)]
+        codes = [(await h.wait_exit()).code for h in handles]
+        for h in handles:
+            await ex.release(h)
+        return codes
+
+    assert asyncio.run(go()) == list(range(n))
+    for i in range(n):
+        log = _read(ex, LogRef(("pods", "default", f"side-{i}", "main")))
+        assert log == b"".join(f"{i}-{k}\n".encode() for k in range(1, 6))
+
+
+def test_a_work_whose_supervisor_is_killed_is_stopped_and_reads_as_killed() -> None:
+    """SIGKILL of the supervisor (the zygote the work was forked from): nobody could record
+    the work's end, so the work is stopped and its wait says killed, not hung."""
+    ex = LocalExecutor()  # zygotes of its own: the shared executor's stay up for other tests
+
+    async def go() -> None:
+        h = await ex.submit(_work("orphaned", "sleep 30", resources=Resources(cpu=0.01)))
+        assert h.alive()
+        supervisor = ex.exec_zygote._proc
+        assert supervisor is not None
+        supervisor.kill()
+        e = await asyncio.wait_for(h.wait_exit(), 20)
+        assert (e.code, e.signal) == (137, signal.SIGKILL)
+        await ex.release(h)
+        for _ in range(100):  # the work is gone too (SIGKILLed: it goes within moments)
+            if state.start_time(h.pid or 0) is None:
+                break
+            await asyncio.sleep(0.05)
+        assert state.start_time(h.pid or 0) is None
+        again = await ex.submit(_work("after", "exit 4", resources=Resources(cpu=0.01)))
+        assert (await again.wait_exit()).code == 4  # a new supervisor took over
+        await ex.release(again)
+
+    asyncio.run(go())
