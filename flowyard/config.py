@@ -3,6 +3,7 @@ subprocesses can point a fresh home at a fresh store."""
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,7 +44,14 @@ def _gpu_count() -> int:
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
     if visible is not None:
         return len([d for d in visible.split(",") if d.strip() and d.strip() != "-1"])
+    return _dev_gpus()
+
+
+@functools.cache
+def _dev_gpus() -> int:
     # /dev/nvidia0.. exist wherever the NVIDIA driver is loaded; no import of torch needed.
+    # Read once: settings() is called on every pod start, on the event loop, and a glob of
+    # /dev there cost milliseconds per call on a busy machine.
     return len([p for p in Path("/dev").glob("nvidia[0-9]*")])
 
 

@@ -177,17 +177,30 @@ class ControllerManager:
                 ("Warning", "ReconcileError", f"{type(exc).__name__}: {exc}")])
             self.enqueue(key, ERROR_RETRY_S)
             return
-        await self._events(row.kind, ns, name, outcome.events)
-        if outcome.status is not None and outcome.status != (row.status or {}):
-            # Changed meanwhile? That change brings the object back to us.
-            with contextlib.suppress(store_errors.Conflict, store_errors.NotFound):
-                await asyncio.to_thread(self.resources.write, key, row.resource_version,
-                                        status=outcome.status)
+        status = outcome.status
+        if status is not None and status == (row.status or {}):
+            status = None
+        if outcome.events or status is not None:
+            # The events, then the status, in one trip off the loop (not one per event): a
+            # client that sees the new status finds the events that explain it.
+            await asyncio.to_thread(self._record, row, key, outcome.events, status)
         if outcome.requeue_after is not None:
             self.enqueue(key, outcome.requeue_after)
 
+    def _record(self, row: Resource, key: Key, events: list[tuple[str, str, str]],
+                status: dict[str, Any] | None) -> None:
+        self._add_events(row.kind, row.namespace, row.name, events)
+        if status is not None:
+            # Changed meanwhile? That change brings the object back to us.
+            with contextlib.suppress(store_errors.Conflict, store_errors.NotFound):
+                self.resources.write(key, row.resource_version, status=status)
+
     async def _events(self, kind: str, ns: str, name: str,
                       events: list[tuple[str, str, str]]) -> None:
+        if events:
+            await asyncio.to_thread(self._add_events, kind, ns, name, events)
+
+    def _add_events(self, kind: str, ns: str, name: str,
+                    events: list[tuple[str, str, str]]) -> None:
         for type_, reason, message in events:
-            await asyncio.to_thread(self.resources.add_event, kind, ns, name, reason, message,
-                                    type_)
+            self.resources.add_event(kind, ns, name, reason, message, type_)

@@ -80,8 +80,12 @@ class Objects:
                        ) -> list[dict[str, Any]]:
         """Objects of a kind whose controlling ownerReference is `owner` (by uid)."""
         uid = owner["metadata"]["uid"]
-        found = await self.list(group, plural, owner["metadata"].get("namespace") or "")
-        return [o for o in found if (controller_of(o) or {}).get("uid") == uid]
+        rows = await asyncio.to_thread(self.rs.list, group, plural,
+                                       owner["metadata"].get("namespace") or "")
+        # Matched on the stored body before it is copied into an object: a Job's pass reads
+        # its namespace's pods, most of them not its own (or long finished).
+        return [to_object(row) for row in rows
+                if (controller_of(row.body) or {}).get("uid") == uid]
 
     async def create(self, obj: dict[str, Any], owner: dict[str, Any] | None = None
                      ) -> dict[str, Any] | None:

@@ -213,7 +213,12 @@ class ContainerRun:
         self.ready = self.started and "readinessProbe" not in self.spec
         if self.started:
             self.up.set()
-        await self.w.publish()
+        if handle.alive():
+            # A container that has already ended (a quick command) goes straight to its
+            # terminated state, which _watch writes next: one status write, not two, as a
+            # kubelet reports only what it last saw. Its attempt is already recorded: a
+            # restart adopts it by the same task id.
+            await self.w.publish()
         return handle
 
     async def _watch(self, handle: Handle) -> tuple[float, Exit | None]:

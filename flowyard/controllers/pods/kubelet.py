@@ -54,14 +54,19 @@ class Kubelet:
         want = sched.pod_requests(pod.get("spec") or {})
         reported = False
         while not worker.stopping.is_set():
-            async with self._bind_lock:
-                pods = await ctx.objects.list("", "pods")
-                used = sched.Requests()
-                for other in pods:
-                    if other["metadata"]["uid"] != worker.uid and sched.bound(other) and \
-                            not sched.terminal(other):
-                        used = used + sched.pod_requests(other.get("spec") or {})
-                missing = sched.insufficient(want, self.capacity(ctx), used)
+            # A pod that requests nothing fits whatever is bound: it neither waits for the
+            # other binds nor reads every pod (a list that grows with finished pods).
+            free = not (want.cpu or want.memory or want.gpu)
+            async with contextlib.nullcontext() if free else self._bind_lock:
+                missing: list[str] = []
+                if not free:
+                    pods = await ctx.objects.list("", "pods")
+                    used = sched.Requests()
+                    for other in pods:
+                        if other["metadata"]["uid"] != worker.uid and sched.bound(other) and \
+                                not sched.terminal(other):
+                            used = used + sched.pod_requests(other.get("spec") or {})
+                    missing = sched.insufficient(want, self.capacity(ctx), used)
                 if not missing:
                     spec = {**(pod.get("spec") or {}), "nodeName": sched.NODE}
                     written = await ctx.objects.update({**pod, "spec": spec}, check=False)
