@@ -44,7 +44,8 @@ def _exercise(tmp_path: Path) -> None:
 
     tfjobs = "/apis/kubeflow.org/v1/namespaces/default/tfjobs"
     job = {"apiVersion": "kubeflow.org/v1", "kind": "TFJob", "metadata": {"name": "seed"},
-           "spec": {"tfReplicaSpecs": {"Worker": {"template": {"spec": {}}}}}}
+           "spec": {"tfReplicaSpecs": {"Worker": {"template": {"spec": {"containers": [
+               {"name": "tensorflow", "image": "python:3.11"}]}}}}}}
     assert api.post(tfjobs, json=job).status_code == 201
     start = api.get(tfjobs).json()["metadata"]["resourceVersion"]
     job["metadata"]["name"] = "pg"

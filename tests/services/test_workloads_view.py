@@ -26,7 +26,11 @@ def svc(fy_home: Path) -> Iterator[Services]:
     from flowyard.store import open_store
 
     store = open_store()
-    yield Services(store, Launcher(asyncio.new_event_loop(), store))
+    services = Services(store, Launcher(asyncio.new_event_loop(), store))
+    # Objects go into an existing namespace, as on a cluster.
+    resources.create(services, resources.Ref("", "v1", "namespaces", ""),
+                     {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}})
+    yield services
 
 
 def ts(seconds_ago: float = 0) -> str:
