@@ -69,6 +69,19 @@ class RunLogs:
         self.header = header
         self.sources: dict[str, _Source] = {}
         self.current: str | None = None  # the task whose output was printed last
+        self.notes: dict[str, str] = {}  # task id -> what its header adds (where a log came from)
+
+    def _log_path(self, t: Any) -> str | None:
+        """The log that tells what `t` did. A task taken from the cache did not run: its
+        outputs are those of the task it was cached from, so its log is that task's (as a
+        cache hit in Kubeflow shows the execution it reused), and its header says so."""
+        if t.log_path or not t.cached_from:
+            return t.log_path
+        source = self.store.get_task(t.cached_from)
+        if source is None or not source.log_path:
+            return None
+        self.notes[t.id] = f": the log of run {source.run_id}"
+        return source.log_path
 
     def _matches(self, t: Any) -> bool:
         return not self.task or self.task in (t.name, t.path)
@@ -78,7 +91,7 @@ class RunLogs:
         return not self.task or t.path != self.task
 
     def _tasks(self) -> list[Any]:
-        return [t for t in self.store.tasks(self.run_id) if self._matches(t) and t.log_path]
+        return [t for t in self.store.tasks(self.run_id) if self._matches(t) and self._log_path(t)]
 
     def show(self) -> None:
         """What the logs hold now, task after task."""
@@ -88,9 +101,9 @@ class RunLogs:
         by_id = {t.id: t for t in self.store.tasks(self.run_id)}
         for t in tasks:
             if self._titled(t):  # also for a task that printed nothing
-                self.header(f"{task_label(t, by_id)} ({t.state.lower()})")
+                self.header(self._title(t, by_id))
             self.current = t.id
-            self._drain(t, _Source(t.id, Path(t.log_path)), by_id, final=True)
+            self._drain(t, _Source(t.id, Path(self._log_path(t) or "")), by_id, final=True)
 
     def follow(self) -> str:
         """Print each task's output as it is written, until the run ends; its final state."""
@@ -104,9 +117,9 @@ class RunLogs:
             every = self.store.tasks(self.run_id)
             by_id = {t.id: t for t in every}
             for t in every:
-                if not (self._matches(t) and t.log_path):
+                if not self._matches(t) or (path := self._log_path(t)) is None:
                     continue
-                source = self.sources.setdefault(t.id, _Source(t.id, Path(t.log_path)))
+                source = self.sources.setdefault(t.id, _Source(t.id, Path(path)))
                 if not source.drained:
                     self._drain(t, source, by_id, final=ended or t.state in _ENDED)
             if ended:
@@ -153,11 +166,14 @@ class RunLogs:
                 source.held = b""
             source.drained = True
 
+    def _title(self, t: Any, by_id: dict[str, Any]) -> str:
+        return f"{task_label(t, by_id)} ({t.state.lower()}{self.notes.get(t.id, '')})"
+
     def _emit(self, t: Any, by_id: dict[str, Any], data: bytes) -> None:
         if self.current != t.id:
             self.current = t.id
             if self._titled(t):
                 self.out.flush()
-                self.header(f"{task_label(t, by_id)} ({t.state.lower()})")
+                self.header(self._title(t, by_id))
         self.out.write(data)
         self.out.flush()

@@ -138,6 +138,29 @@ def test_logs_follow_of_a_task_not_started_yet_waits_for_it(
     assert sorted(set(headers)) == [f"for-loop-2 / [{i}] {i + 1} / talk" for i in range(3)]
 
 
+def test_logs_of_a_run_taken_from_the_cache_show_the_reused_log(pipelines: Path) -> None:
+    # Before: `logs RUN` of a run whose tasks all came from the cache printed nothing (exit 0),
+    # and `logs -f RUN talk` said "task 'talk' never ran", though its outputs were there.
+    args = ("run", f"{pipelines}:chatty", "-p", "seconds=0", "-p", "lines=2", "--json")
+    first = fy(*args)
+    assert first.returncode == 0, first.stderr
+    again = fy(*args)
+    assert again.returncode == 0, again.stderr
+    store = open_store()
+    original, cached = sorted(store.list_runs(), key=lambda r: r.created_at)
+    assert {t.state for t in store.tasks(cached.id) if t.kind == "container"} == {"CACHED"}
+    for follow in ((), ("-f",)):
+        shown = fy("logs", *follow, cached.id, "talk")
+        assert shown.returncode == 0, shown.stderr
+        for n in (1, 2, 3):
+            assert f"item {n} line 1" in shown.stdout
+        headers = re.findall(r"^==> (.*) <==$", shown.stdout, re.M)
+        assert len(set(headers)) == 3, headers
+        assert all(f"(cached: the log of run {original.id})" in h for h in headers), headers
+    every = fy("logs", cached.id)
+    assert "warmed up" in every.stdout and "item 3 line 0" in every.stdout
+
+
 def test_logs_follow_of_a_task_the_pipeline_lacks_is_an_error(
         started: tuple[subprocess.Popen[str], str]) -> None:
     _, run_id = started

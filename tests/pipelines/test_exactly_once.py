@@ -61,6 +61,26 @@ def _wait(predicate, what: str, timeout: float = 90.0):  # type: ignore[no-untyp
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def _kill_point(rng: random.Random, counter: Path, alive) -> None:  # type: ignore[no-untyped-def]
+    """Wait for a random point of the chain: until step k (drawn from all ten) has started, then
+    a random part of a step's length. A plain random delay from submission mostly lands before
+    the first step (the CLI's start-up and compiling take longer than the delay) or in the first
+    few steps, so the later steps would never be killed."""
+    k = rng.randint(1, 10)
+
+    def started() -> bool:
+        lines = counter.read_text().split() if counter.exists() else []
+        return len(lines) >= k or not alive()
+
+    _wait(started, f"step {k - 1} to start", timeout=120)
+    time.sleep(rng.uniform(0.0, 0.3))
+
+
+def _running(run_id: str) -> list[str]:
+    return [t.name for t in open_store().tasks(run_id)
+            if t.state == "RUNNING" and t.kind == "container"]
+
+
 def _assert_each_once(counter: Path) -> None:
     counts = Counter(counter.read_text().split())
     assert counts == Counter({str(i): 1 for i in range(10)}), counts
@@ -72,7 +92,7 @@ def test_sigkill_of_flowyard_run_runs_every_task_once(tmp_path: Path) -> None:
     source = tmp_path / "chain.py"
     source.write_text(textwrap.dedent(CHAIN))
     store = open_store()
-    adopted = 0
+    adopted = mid_task = 0
     for attempt in range(5):
         counter = tmp_path / f"count-{attempt}"
         known = {r.id for r in store.list_runs()}
@@ -83,8 +103,11 @@ def test_sigkill_of_flowyard_run_runs_every_task_once(tmp_path: Path) -> None:
             (r.id for r in store.list_runs() if r.id not in known), None), "the run to be recorded")
         # Killed at a random point, then the resume is killed too, then resumed to the end.
         for _kill in range(2):
-            time.sleep(rng.uniform(0.0, 1.5))
+            _kill_point(rng, counter, lambda proc=proc: proc.poll() is None)
+            running = _running(run_id)
             os.killpg(proc.pid, signal.SIGKILL)  # the CLI and its zygote: a crash
+            mid_task += bool(running)
+            print(f"flowyard run, attempt {attempt}: SIGKILL with {running or 'no task'} running")
             proc.wait()
             row = store.get_run(run_id)
             assert row is not None
@@ -102,6 +125,8 @@ def test_sigkill_of_flowyard_run_runs_every_task_once(tmp_path: Path) -> None:
         _assert_each_once(counter)
         adopted += sum(e.reason == "Adopted" for e in store.events(run_id))
     assert adopted, "no kill landed while a task ran: the test proved nothing"
+    # Kills land at a random step and a random moment of it, so most find a step running.
+    assert mid_task >= 3, f"only {mid_task} of the kills landed while a task ran"
 
 
 def _spec(tmp_path: Path) -> dict:
@@ -125,7 +150,7 @@ def test_sigkill_of_flowyard_up_runs_every_task_once(fy_home: Path, tmp_path: Pa
     rng = random.Random(SEED + 1)
     spec = _spec(tmp_path)
     srv = Server(fy_home).start()
-    adopted = 0
+    adopted = mid_task = 0
     try:
         for attempt in range(5):
             counter = tmp_path / f"count-{attempt}"
@@ -134,8 +159,11 @@ def test_sigkill_of_flowyard_up_runs_every_task_once(fy_home: Path, tmp_path: Pa
                 "runtime_config": {"parameters": {"counter": str(counter)}}})
             assert resp.status_code == 200, resp.text
             run_id = resp.json()["run_id"]
-            time.sleep(rng.uniform(0.0, 2.5))
+            _kill_point(rng, counter, lambda: True)
+            running = _running(run_id)
             srv.kill()  # SIGKILL of the server alone, as in a crash
+            mid_task += bool(running)
+            print(f"flowyard up, attempt {attempt}: SIGKILL with {running or 'no task'} running")
             srv = Server(fy_home).start()
 
             def finished(url: str = srv.url, run_id: str = run_id) -> dict | None:
@@ -149,3 +177,4 @@ def test_sigkill_of_flowyard_up_runs_every_task_once(fy_home: Path, tmp_path: Pa
     finally:
         srv.stop()
     assert adopted, "no kill landed while a task ran: the test proved nothing"
+    assert mid_task >= 3, f"only {mid_task} of the kills landed while a task ran"
