@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from flowyard.config import settings
 from flowyard.resources.meta import check_name
-from flowyard.services import resources, workload_status
+from flowyard.services import resource_lists, resources, workload_status
 from flowyard.services.context import Services
 from flowyard.services.errors import InvalidArgument, NotFound
 from flowyard.store.schema import Resource, ResourceChange
@@ -64,7 +64,7 @@ def namespaces(svc: Services) -> list[str]:
 
 
 def _items(svc: Services, kind: WorkloadKind, namespace: str) -> list[dict[str, Any]]:
-    return list(resources.list_(svc, kind.ref(namespace))["items"])
+    return list(resource_lists.list_(svc, kind.ref(namespace))["items"])
 
 
 def _meta(obj: dict[str, Any]) -> dict[str, Any]:
