@@ -21,7 +21,7 @@ from flowyard.kube import tables
 from flowyard.services import kube_events, resource_lists, scale, watching
 from flowyard.services import resources as res
 from flowyard.services.context import Services
-from flowyard.services.errors import InvalidArgument, NotFound
+from flowyard.services.errors import InvalidArgument, NotFound, NotSupported
 from flowyard.services.writes import WriteOptions
 
 router = APIRouter(tags=["Resources"])
@@ -225,14 +225,25 @@ async def _delete_collection(request: Request, svc: Services, ref: res.Ref,
     return _json(listed)
 
 
+# The streaming subresources of a pod (kubectl exec, attach, cp, port-forward): not built.
+_STREAMS = {"exec": "kubectl exec, kubectl cp", "attach": "kubectl attach",
+            "portforward": "kubectl port-forward"}
+
+
 async def _sub(request: Request, svc: Services, ref: res.Ref, sub: str) -> Any:
     info = await asyncio.to_thread(res.info_for, ref, None, svc)
     method = request.method
+    if info.plural == "pods" and sub in _STREAMS:
+        await asyncio.to_thread(res.get, svc, ref)  # a missing pod is a 404 first
+        raise NotSupported(
+            f"pods/{sub} ({_STREAMS[sub]}) is not served by Flowyard yet: a pod's "
+            f"processes run on this machine; read their output with `kubectl logs`, and "
+            f"reach their ports at the pod IP that `kubectl get pod -o wide` shows")
     if sub == "log" and method == "GET":
         # Streamed in chunks, never read whole into memory.
         chunks = await asyncio.to_thread(res.logs, svc, ref)
         return StreamingResponse(chunks, media_type="text/plain; charset=utf-8")
-    if sub not in info.subresources or sub == "log":
+    if sub not in info.subresources or sub == "log" or method == "POST":
         raise NotFound(f"the server could not find the requested resource ({method} "
                        f"{info.plural}/{sub})")
     if sub == "scale":
@@ -304,7 +315,7 @@ def _routes(prefix: str) -> None:
     async def delete_namespaced(request: Request, svc: Services = Depends(services)) -> Any:
         return await _delete(request, svc, ref(request.path_params))
 
-    for method in ("GET", "PUT", "PATCH"):
+    for method in ("GET", "PUT", "PATCH", "POST"):
         router.add_api_route(ns_path + "/{name}/{sub}", _sub_namespaced, methods=[method],
                              operation_id=f"{method.lower()}_namespaced_sub{tag}",
                              openapi_extra=_doc(ns_path + "/{name}/{sub}", _PATCH_BODY
@@ -349,7 +360,7 @@ def _routes(prefix: str) -> None:
     async def delete_cluster(request: Request, svc: Services = Depends(services)) -> Any:
         return await _delete(request, svc, ref(request.path_params))
 
-    for method in ("GET", "PUT", "PATCH"):
+    for method in ("GET", "PUT", "PATCH", "POST"):
         router.add_api_route(cl_path + "/{name}/{sub}", _sub_cluster, methods=[method],
                              operation_id=f"{method.lower()}_cluster_sub{tag}",
                              openapi_extra=_doc(cl_path + "/{name}/{sub}", _PATCH_BODY

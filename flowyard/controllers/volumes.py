@@ -1,5 +1,6 @@
 """PersistentVolumeClaim -> a named local volume: a folder under $FLOWYARD_HOME/volumes that
-pipeline tasks mount by the claim's name (see pipelines/platform_spec.py)."""
+pipeline tasks mount by the claim's name (see pipelines/platform_spec.py); outside the
+`default` namespace the volume is named `namespace.claim` (store/volumes.py: claim_volume)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 from flowyard.controllers.context import Context
 from flowyard.controllers.registry import Outcome
-from flowyard.store.volumes import VolumeStore
+from flowyard.store.volumes import VolumeStore, claim_volume
 
 
 class VolumeClaimController:
@@ -16,7 +17,7 @@ class VolumeClaimController:
     kind = "PersistentVolumeClaim"
 
     async def reconcile(self, obj: dict[str, Any], ctx: Context) -> Outcome:
-        name = obj["metadata"]["name"]
+        name = claim_volume(obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
         status = obj.get("status") or {}
         spec = obj.get("spec") or {}
         size = str(((spec.get("resources") or {}).get("requests") or {}).get("storage", ""))
@@ -35,6 +36,6 @@ class VolumeClaimController:
 
     async def finalize(self, obj: dict[str, Any], ctx: Context) -> list[
             tuple[str, str, str]]:
-        name = obj["metadata"]["name"]
+        name = claim_volume(obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
         removed = await asyncio.to_thread(VolumeStore(ctx.store).delete, name)
         return [("Normal", "Deleted", f"removed local volume {name}")] if removed else []

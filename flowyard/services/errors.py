@@ -37,6 +37,13 @@ class NotFound(ApiError):
     status, code = 404, 5
 
 
+class NotSupported(ApiError):
+    """A request Kubernetes defines that Flowyard does not serve (yet): said at once, with
+    what to do instead, so a client neither hangs nor reads an HTML page."""
+
+    status, code = 405, 12
+
+
 class AlreadyExists(ApiError):
     status, code = 409, 6
 

@@ -24,6 +24,17 @@ def check_name(name: str) -> str:
     return name
 
 
+def claim_volume(namespace: str, claim: str) -> str:
+    """The local volume a PersistentVolumeClaim binds: claims are namespaced, so two
+    namespaces' claims of one name must not share a folder (nor delete each other's data).
+    An undotted claim in `default` keeps its bare name, the one pipelines and `flowyard
+    volumes` use; any other is `namespace.claim`. Namespace names have no '.', and a dotted
+    claim in `default` is `default.claim`, so no two claims get the same volume."""
+    if namespace == "default" and "." not in claim:
+        return claim
+    return f"{namespace or 'default'}.{claim}"
+
+
 class VolumeStore:
     def __init__(self, store: Store) -> None:
         self.store = store

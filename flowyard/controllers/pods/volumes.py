@@ -15,7 +15,7 @@ from flowyard.config import settings
 from flowyard.controllers.pods.env import ConfigError, field_value, resource_value
 from flowyard.store import Store
 from flowyard.store.secrets import SecretStore
-from flowyard.store.volumes import VolumeStore
+from flowyard.store.volumes import VolumeStore, claim_volume
 
 _SHM = Path("/dev/shm")
 
@@ -112,7 +112,8 @@ async def prepare(pod: dict[str, Any], objects: Any, store: Store
         name = vol["name"]
         if "persistentVolumeClaim" in vol:
             claim = vol["persistentVolumeClaim"]["claimName"]
-            found = await asyncio.to_thread(VolumeStore(store).get, claim)
+            found = await asyncio.to_thread(VolumeStore(store).get, claim_volume(
+                pod["metadata"].get("namespace", ""), claim))
             if found is None:
                 raise ConfigError(f'persistentvolumeclaim "{claim}" not found')
             out[name] = (found.path, bool(vol["persistentVolumeClaim"].get("readOnly")))
