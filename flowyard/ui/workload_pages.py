@@ -206,18 +206,21 @@ def pod_page(ns: str, name: str) -> None:
                 _container_card(c)
             ui.label("Conditions").classes("text-subtitle1")
             _conditions(d["conditions"])
-        history_box.clear()
-        with history_box:
-            _history(d["history"])
-        events_box.clear()
-        with events_box:
-            _events(d["events"])
+        _redraw(history_box, _history, d["history"])
+        _redraw(events_box, _events, d["events"])
         object_box.clear()
         with object_box:
             ui.code(json.dumps(d["object"], indent=2), language="json").classes("w-full")
 
     _live(draw, lambda: workloads_view.pod_detail(svc, ns, name),
           lambda d: (d["resource_version"], len(d["events"])))
+
+
+def _redraw(section: ui.element, draw: Any, *args: Any) -> None:
+    """Empty a section and draw it again from the latest read."""
+    section.clear()
+    with section:
+        draw(*args)
 
 
 def _pods_section(ns: str, pods: list[dict[str, Any]], table: ui.table) -> None:
@@ -249,12 +252,8 @@ def job_page(ns: str, name: str) -> None:
             _kv([("status", row["status"]), ("completions", row["completions"]),
                  ("duration", row["duration"]), ("age", row["age"])])
         _pods_section(ns, d["pods"], pods)
-        conds.clear()
-        with conds:
-            _conditions(d["conditions"])
-        events.clear()
-        with events:
-            _events(d["events"])
+        _redraw(conds, _conditions, d["conditions"])
+        _redraw(events, _events, d["events"])
 
     _live(draw, lambda: workloads_view.job_detail(svc, ns, name),
           lambda d: (d["object"]["metadata"].get("resourceVersion"), json.dumps(
@@ -293,12 +292,8 @@ def deployment_page(ns: str, name: str) -> None:
             _simple_table([("name", "ReplicaSet"), ("revision", "Revision"),
                            ("desired", "Desired"), ("ready", "Ready"), ("age", "Age")],
                           d["replicasets"], "replicasets-table")
-        conds.clear()
-        with conds:
-            _conditions(d["conditions"])
-        events.clear()
-        with events:
-            _events(d["events"])
+        _redraw(conds, _conditions, d["conditions"])
+        _redraw(events, _events, d["events"])
 
     _live(draw, lambda: workloads_view.deployment_detail(svc, ns, name),
           lambda d: (d["object"]["metadata"].get("resourceVersion"), json.dumps(
